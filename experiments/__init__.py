@@ -1,0 +1,1 @@
+"""Experiment scripts: thin compositions of the library (build task, optimise, evaluate, draw, report)."""

@@ -1,0 +1,224 @@
+"""The ``learning-law`` command line: a thin layer over the library (one option = one config field).
+
+Usage errors (bad option values, files, folders) print one line and exit with code 2, before any
+long computation; a run that diverges exits with code 3 naming the step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from learning_law import config as C
+from learning_law.errors import NumericalError, UsageError
+
+TASK_FIELDS = {f.name for f in dataclasses.fields(C.PerceptronConfig)}
+INNER_FIELDS = {f.name for f in dataclasses.fields(C.InnerConfig)}
+OUTER_FIELDS = {f.name for f in dataclasses.fields(C.OuterConfig)}
+
+HELP = {
+    "dim": "input dimension d", "n_train": "N, training examples weighted by the policy",
+    "n_dev": "desired (dev) examples", "n_test": "test examples", "train_mean": "mean of train inputs",
+    "train_std": "std of train inputs", "eval_mean": "mean of dev/test inputs (covariate shift)",
+    "eval_std": "std of dev/test inputs", "teacher_scale": "teacher w* scale (default sqrt(d))",
+    "label_noise": "probability of flipping a train label, in [0, 0.5]",
+    "init_std": "theta_0 = init_std * N(0, I) (0: zeros)", "seed": "seed of the task's data and theta_0",
+    "steps": "T, inner steps", "lr": "eta, inner learning rate", "warmup_steps": "linear eta warm-up steps",
+    "record_every": "stride of per-example records (train losses, contributions)",
+    "outer_steps": "K, outer steps of the policy search", "outer_lr": "outer learning rate eps (at step 0)",
+    "schedule": "outer lr schedule: linear (to 0) or constant",
+    "frozen_steps": "first inner steps kept at the constant policy",
+    "memory": "what the backward pass stores: full | theta | block (sqrt(T))",
+    "block_size": "steps per stored theta for --memory block (0: sqrt(T))",
+    "save_every": "save the policy every k outer steps", "checkpoint_every": "checkpoint every k outer steps",
+}
+
+
+def _add_fields(p: argparse.ArgumentParser, cls, defaults, title: str) -> None:
+    g = p.add_argument_group(f"{title} (default: the preset's; shown for --preset paper)")
+    for f in dataclasses.fields(cls):
+        typ = {"int": int, "float": float, "str": str, "float | None": float}[str(f.type)]
+        choices = None
+        if f.name == "memory":
+            choices = C.MEMORY_STRATEGIES
+        elif f.name == "schedule":
+            choices = ("linear", "constant")
+        g.add_argument("--" + f.name.replace("_", "-"), type=typ, default=None, choices=choices,
+                       metavar=None if choices else f.name.upper(),
+                       help=f"{HELP.get(f.name, f.name)} (paper preset: {getattr(defaults, f.name)})")
+
+
+def _common(p: argparse.ArgumentParser, outer: bool) -> None:
+    p.add_argument("--task", default="perceptron", choices=sorted(C.PRESETS), help="task (default: perceptron)")
+    p.add_argument("--preset", default=None,
+                   help="named settings: paper | cpu | tiny (default: paper, or the policy run's own settings)")
+    paper = C.PRESETS["perceptron"]["paper"]
+    _add_fields(p, C.PerceptronConfig, paper.task, "task")
+    _add_fields(p, C.InnerConfig, paper.inner, "inner run")
+    if outer:
+        _add_fields(p, C.OuterConfig, paper.outer, "policy search")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="learning-law",
+        description="Optimal learning policies: train under gamma[T, N], search gamma, evaluate the speed-up.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train under a policy and write a run record")
+    _common(p, outer=False)
+    p.add_argument("--policy", default="constant", help="'constant', a .npy [T, N], or an optimize folder")
+    p.add_argument("--out", required=True, help="run folder to write")
+
+    p = sub.add_parser("optimize", help="search the policy minimising the AUC of the dev loss")
+    _common(p, outer=True)
+    p.add_argument("--out", required=True, help="folder for the policy, logs and checkpoints")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+
+    p = sub.add_parser("evaluate", help="train constant vs a policy and measure the speed-up")
+    _common(p, outer=False)
+    p.add_argument("--policy", required=True, help="an optimize folder or a .npy [T, N]")
+    p.add_argument("--smooth-sigma", type=float, default=None,
+                   help="Gaussian smoothing (steps) for the second speed-up number (default: preset's)")
+    p.add_argument("--out", required=True, help="folder for both runs and the comparison")
+
+    p = sub.add_parser("reproduce", help="optimise, evaluate, draw the figures and write report.md")
+    p.add_argument("experiment", choices=["perceptron"], help="which experiment of the paper")
+    p.add_argument("--preset", default="cpu", help="cpu | paper | tiny (default: cpu)")
+    p.add_argument("--out", required=True, help="folder for everything")
+    p.add_argument("--resume", action="store_true", help="reuse finished parts in --out")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    sub.add_parser("list-presets", help="list the named presets of every task")
+    return parser
+
+
+def _configs(args, base: C.Preset | None = None):
+    preset = base or C.get_preset(args.task, args.preset or "paper")
+    vals = vars(args)
+    task = C.override(preset.task, **{k: vals.get(k) for k in TASK_FIELDS})
+    inner = C.override(preset.inner, **{k: vals.get(k) for k in INNER_FIELDS})
+    outer = C.override(preset.outer, **{k: vals.get(k) for k in OUTER_FIELDS if k in vals})
+    return preset, task, inner, outer
+
+
+def _preset_from_run(folder: Path) -> C.Preset | None:
+    """The settings an optimize folder was made with (so evaluate needs no repeated options)."""
+    from learning_law import record as R
+
+    cfg_path = folder / "config.json"
+    if not (folder.is_dir() and cfg_path.exists()):
+        return None
+    cfg = R.read_json(cfg_path)
+    if cfg.get("kind") != "optimize":
+        return None
+    base = C.get_preset(cfg["task"], cfg.get("preset") or "paper")
+    return dataclasses.replace(base, task=C.from_dict(C.PerceptronConfig, cfg["task_config"]),
+                               inner=C.from_dict(C.InnerConfig, cfg["inner"]))
+
+
+def cmd_train(args) -> int:
+    from learning_law import policy as P
+    from learning_law import record as R
+    from learning_law.tasks import build_task
+    from learning_law.train import train
+
+    base = None if args.preset or args.policy == "constant" else _preset_from_run(Path(args.policy))
+    preset, tcfg, inner, _ = _configs(args, base)
+    out = R.prepare_out_dir(args.out, overwrite=args.overwrite)
+    task = build_task(args.task, tcfg)
+    gamma, name = P.resolve(args.policy, inner.steps, task.n_train)
+    res = train(task, gamma, inner, out=out, policy_name=name, progress=not args.quiet,
+                extra_config={"preset": preset.name})
+    s = res["summary"]
+    print(f"trained {s['steps']} steps in {s['wall_time_s']:.2f} s: AUC {s['auc']:.5f}, final dev loss "
+          f"{s['final_dev_loss']:.5f}, final test loss {s['final_test_loss']:.5f} -> {out}")
+    return 0
+
+
+def cmd_optimize(args) -> int:
+    from learning_law import record as R
+    from learning_law.optimize import optimize
+    from learning_law.tasks import build_task
+
+    preset, tcfg, inner, outer = _configs(args)
+    out = R.prepare_out_dir(args.out, overwrite=args.overwrite, resume=args.resume)
+    task = build_task(args.task, tcfg)
+    s = optimize(task, inner, outer, out, resume=args.resume, progress=not args.quiet,
+                 extra_config={"preset": preset.name})
+    print(f"optimised {s['outer_steps']} outer steps in {s['wall_time_s']:.1f} s "
+          f"({s['seconds_per_outer_step']} s/step): AUC {s['auc_constant']} -> {s['auc_final']:.5f}; "
+          f"policy: {out}/gamma.npy")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from learning_law import policy as P
+    from learning_law import record as R
+    from learning_law.evaluate import evaluate
+    from learning_law.tasks import build_task
+
+    base = None if args.preset else _preset_from_run(Path(args.policy))
+    preset, tcfg, inner, _ = _configs(args, base)
+    sigma = preset.smooth_sigma if args.smooth_sigma is None else args.smooth_sigma
+    if sigma < 0:
+        raise UsageError(f"smooth_sigma={sigma} is invalid: allowed >= 0")
+    task = build_task(args.task, tcfg)
+    gamma, name = P.resolve(args.policy, inner.steps, task.n_train)
+    out = R.prepare_out_dir(args.out, overwrite=args.overwrite)
+    s = evaluate(task, inner, gamma, out, policy_name=name, smooth_sigma=sigma, progress=not args.quiet,
+                 extra_config={"preset": preset.name})
+    extra = f" (smoothed, sigma={sigma:g}: {s['speedup_smoothed']:.2f}x)" if "speedup_smoothed" in s else ""
+    print(f"speed-up {s['speedup']:.2f}x{extra}; AUC constant {s['auc_constant']:.5f} vs policy "
+          f"{s['auc_policy']:.5f}; CR (bits) {s['cr_bits_constant']:.3f} -> {s['cr_bits_policy']:.3f} -> {out}")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from experiments.perceptron import reproduce
+
+    C.get_preset(args.experiment, args.preset)
+    report = reproduce(args.preset, args.out, resume=args.resume, overwrite=args.overwrite,
+                       progress=not args.quiet)
+    print(f"report: {report}")
+    return 0
+
+
+def cmd_list_presets(args) -> int:
+    for task, presets in C.PRESETS.items():
+        for name, p in presets.items():
+            print(f"{task:<11} {name:<6} {p.description}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "optimize": cmd_optimize, "evaluate": cmd_evaluate,
+            "reproduce": cmd_reproduce, "list-presets": cmd_list_presets}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    t0 = time.perf_counter()
+    try:
+        code = COMMANDS[args.command](args)
+    except UsageError as e:
+        print(f"learning-law {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except NumericalError as e:
+        print(f"learning-law {args.command}: numerical error: {e}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print(f"learning-law {args.command}: interrupted after {time.perf_counter() - t0:.0f} s; "
+              "finished work is kept (optimize: continue with --resume)", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

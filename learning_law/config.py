@@ -1,0 +1,163 @@
+"""Configuration as frozen dataclasses with named presets (one CLI option maps to one field).
+
+Every dataclass validates itself on construction, so a bad value fails before any computation with a
+message naming the field, the value and the allowed range. ``asdict`` of the configs is what a run's
+``config.json`` stores; :func:`from_dict` rebuilds them, so a record re-runs exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from learning_law.errors import UsageError, require
+
+MEMORY_STRATEGIES = ("full", "theta", "block")
+
+
+@dataclass(frozen=True)
+class PerceptronConfig:
+    """The perceptron task (paper Section 4.2, App. D): logistic regression without bias."""
+
+    dim: int = 128  # input dimension d
+    n_train: int = 4096  # N, the examples the policy weights
+    n_dev: int = 512  # desired-loss split (the objective)
+    n_test: int = 512  # second draw of the desired distribution; metrics are reported on it
+    train_mean: float = 0.0  # train inputs x ~ N(train_mean, train_std^2 I)
+    train_std: float = 3.0
+    eval_mean: float = 0.5  # dev/test inputs x ~ N(eval_mean, eval_std^2 I): a covariate shift
+    eval_std: float = 1.0
+    teacher_scale: float | None = None  # w* = teacher_scale * N(0, I); None -> sqrt(dim)
+    label_noise: float = 0.0  # probability that a *train* label is flipped
+    init_std: float = 0.0  # theta_0 = init_std * N(0, I); 0 -> zeros
+    seed: int = 0  # every array of the task derives from jax.random.key(seed)
+
+    def __post_init__(self):
+        for name in ("dim", "n_train", "n_dev", "n_test"):
+            v = getattr(self, name)
+            require(isinstance(v, int) and v >= 1, name, v, "an integer >= 1")
+        for name in ("train_std", "eval_std"):
+            v = getattr(self, name)
+            require(math.isfinite(v) and v > 0, name, v, "a finite number > 0")
+        for name in ("train_mean", "eval_mean"):
+            v = getattr(self, name)
+            require(math.isfinite(v), name, v, "a finite number")
+        if self.teacher_scale is not None:
+            require(math.isfinite(self.teacher_scale) and self.teacher_scale > 0, "teacher_scale",
+                    self.teacher_scale, "a finite number > 0")
+        require(0.0 <= self.label_noise <= 0.5, "label_noise", self.label_noise, "[0, 0.5]")
+        require(math.isfinite(self.init_std) and self.init_std >= 0, "init_std", self.init_std,
+                "a finite number >= 0")
+        require(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "an integer >= 0")
+
+
+@dataclass(frozen=True)
+class InnerConfig:
+    """The inner run: T steps of gamma-weighted full-batch gradient descent."""
+
+    steps: int = 2000  # T
+    lr: float = 0.1  # eta
+    warmup_steps: int = 0  # eta rises linearly over these steps (0: constant eta)
+    record_every: int = 10  # stride of the per-example records (train losses, contributions)
+
+    def __post_init__(self):
+        require(isinstance(self.steps, int) and 1 <= self.steps <= 10_000_000, "steps", self.steps,
+                "an integer in [1, 10000000]")
+        require(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "a finite number > 0")
+        require(isinstance(self.warmup_steps, int) and 0 <= self.warmup_steps <= self.steps,
+                "warmup_steps", self.warmup_steps, f"an integer in [0, steps={self.steps}]")
+        require(isinstance(self.record_every, int) and 1 <= self.record_every <= self.steps,
+                "record_every", self.record_every, f"an integer in [1, steps={self.steps}]")
+
+
+@dataclass(frozen=True)
+class OuterConfig:
+    """The policy search: projected gradient descent on gamma (paper Section 4.1)."""
+
+    outer_steps: int = 500  # outer epochs
+    outer_lr: float = 1e-3  # eps at outer step 0, decaying linearly to 0 (the reference's schedule)
+    schedule: str = "linear"  # "linear" (decay to 0) or "constant"
+    frozen_steps: int = 0  # the first inner steps keep the constant policy (not optimised)
+    memory: str = "theta"  # full | theta | block: what the backward pass stores (see optimize.py)
+    block_size: int = 0  # for memory="block": steps per stored theta; 0 -> round(sqrt(T))
+    save_every: int = 100  # save the policy gamma every k outer steps (plus the last)
+    checkpoint_every: int = 10  # orbax checkpoint of the whole outer state every k outer steps
+
+    def __post_init__(self):
+        require(isinstance(self.outer_steps, int) and self.outer_steps >= 1, "outer_steps",
+                self.outer_steps, "an integer >= 1")
+        require(math.isfinite(self.outer_lr) and self.outer_lr > 0, "outer_lr", self.outer_lr,
+                "a finite number > 0")
+        require(self.schedule in ("linear", "constant"), "schedule", self.schedule,
+                "'linear' or 'constant'")
+        require(isinstance(self.frozen_steps, int) and self.frozen_steps >= 0, "frozen_steps",
+                self.frozen_steps, "an integer >= 0 (and < steps)")
+        require(self.memory in MEMORY_STRATEGIES, "memory", self.memory, f"one of {MEMORY_STRATEGIES}")
+        require(isinstance(self.block_size, int) and self.block_size >= 0, "block_size",
+                self.block_size, "an integer >= 0 (0: sqrt(T))")
+        require(isinstance(self.save_every, int) and self.save_every >= 1, "save_every",
+                self.save_every, "an integer >= 1")
+        require(isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 1,
+                "checkpoint_every", self.checkpoint_every, "an integer >= 1")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of configs for one task."""
+
+    name: str
+    task: PerceptronConfig
+    inner: InnerConfig
+    outer: OuterConfig
+    smooth_sigma: float = 0.0  # Gaussian smoothing (steps) for the second speed-up figure
+    description: str = ""
+
+
+PRESETS: dict[str, dict[str, Preset]] = {
+    "perceptron": {
+        "paper": Preset(
+            "paper", PerceptronConfig(), InnerConfig(), OuterConfig(), smooth_sigma=20.0,
+            description="The paper's sizes: d=128, N=4096, T=2000, eta=0.1, 500 outer steps "
+                        "(minutes on a 2-core CPU)."),
+        "cpu": Preset(
+            "cpu", PerceptronConfig(n_train=1024), InnerConfig(steps=1000),
+            OuterConfig(outer_steps=200, save_every=50), smooth_sigma=10.0,
+            description="Quick check: N=1024, T=1000, 200 outer steps (about a minute on 2 cores)."),
+        "tiny": Preset(
+            "tiny", PerceptronConfig(dim=8, n_train=32, n_dev=16, n_test=16),
+            InnerConfig(steps=40, record_every=2), OuterConfig(outer_steps=5, save_every=2,
+                                                               checkpoint_every=2),
+            description="Seconds; for tests and smoke runs."),
+    },
+}
+
+
+def get_preset(task: str, name: str) -> Preset:
+    """The preset ``name`` of ``task``, or a UsageError listing the available ones."""
+    if task not in PRESETS:
+        raise UsageError(f"task={task!r} is invalid: allowed {sorted(PRESETS)}")
+    if name not in PRESETS[task]:
+        raise UsageError(f"preset={name!r} is invalid for task {task!r}: allowed {sorted(PRESETS[task])}")
+    return PRESETS[task][name]
+
+
+def override(cfg, **changes):
+    """``dataclasses.replace`` with the None values dropped (CLI options left at their default)."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    names = {f.name for f in dataclasses.fields(cfg)}
+    unknown = set(changes) - names
+    if unknown:
+        raise UsageError(f"unknown setting(s) {sorted(unknown)} for {type(cfg).__name__}")
+    return dataclasses.replace(cfg, **changes)
+
+
+def from_dict(cls, data: dict):
+    """Rebuild a config dataclass from its ``asdict`` form (ignores keys it does not know)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+asdict = dataclasses.asdict
+__all__ = ["PerceptronConfig", "InnerConfig", "OuterConfig", "Preset", "PRESETS", "get_preset",
+           "override", "from_dict", "asdict", "MEMORY_STRATEGIES", "field"]

@@ -1,0 +1,171 @@
+"""Search the learning policy: projected gradient descent on gamma (paper Section 4.1).
+
+    gamma <- Proj_simplex(gamma - eps_k * dAUC/dgamma),   eps_k = outer_lr * (1 - k / K)  (linear)
+
+row by row, with the exact gradient from :mod:`learning_law.metagrad`. The first ``frozen_steps`` rows
+stay at the constant policy. The whole outer state (gamma, step, AUC history) is checkpointed with
+orbax every ``checkpoint_every`` outer steps; ``resume=True`` restores the latest checkpoint and
+continues, and since each outer step is a deterministic jitted function of that state, the final
+policy is bit-identical to an uninterrupted run.
+
+Output folder::
+
+    config.json           task/inner/outer configs, versions
+    metrics.jsonl         one line per outer step: step, auc (of the policy before the update), lr
+    outer_auc.npy         [K] the same AUCs
+    policies/gamma_KKKKK.npy  the policy after k updates, every save_every outer steps (and the last)
+    gamma.npy             the final policy [T, N]
+    checkpoints/          orbax checkpoints of the outer state
+    summary.json          written last (the run is finished when it exists)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from learning_law import config as C
+from learning_law import policy as P
+from learning_law import record as R
+from learning_law.errors import NumericalError, UsageError
+from learning_law.inner import lr_schedule
+from learning_law.metagrad import auc_and_grad, auc_of_policy
+from learning_law.progress import bar
+from learning_law.tasks.base import Task
+from theory.simplex import project_rows_onto_simplex
+
+
+def outer_lr(outer: C.OuterConfig, k: int) -> np.float32:
+    """eps_k: linear decay from outer_lr to 0 over the K outer steps (or constant)."""
+    if outer.schedule == "linear":
+        return np.float32(outer.outer_lr * (1.0 - k / outer.outer_steps))
+    return np.float32(outer.outer_lr)
+
+
+@partial(jax.jit, static_argnames=("loss_fn", "memory", "block_size"), donate_argnames=("gamma",))
+def outer_step(loss_fn, gamma, lr, frozen_steps, params0, train, dev, etas, memory="theta", block_size=0):
+    """One projected gradient step on ``gamma: [T, N]``; returns (new gamma, AUC of the old one)."""
+    auc, grad = auc_and_grad(loss_fn, params0, train, dev, gamma, etas, memory, block_size)
+    frozen = (jnp.arange(gamma.shape[0]) < frozen_steps)[:, None]
+    new = project_rows_onto_simplex(gamma - lr * grad)
+    return jnp.where(frozen, gamma, new), auc
+
+
+def _checkpointer(path: Path) -> ocp.CheckpointManager:
+    opts = ocp.CheckpointManagerOptions(max_to_keep=2, create=True, enable_async_checkpointing=False)
+    return ocp.CheckpointManager(path.resolve(), options=opts)
+
+
+def optimize(
+    task: Task,
+    inner: C.InnerConfig,
+    outer: C.OuterConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    extra_config: dict | None = None,
+) -> dict:
+    """Run the policy search and write its folder; returns the summary dict (and ``gamma``)."""
+    steps, n = inner.steps, task.n_train
+    if outer.frozen_steps >= steps:
+        raise UsageError(f"frozen_steps={outer.frozen_steps} is invalid: allowed [0, steps={steps})")
+    if outer.memory == "block" and outer.block_size > steps:
+        raise UsageError(f"block_size={outer.block_size} is invalid: allowed [0, steps={steps}]")
+    out = Path(out)
+    config = {
+        "kind": "optimize",
+        "task": task.name,
+        "task_config": C.asdict(task.config),
+        "inner": C.asdict(inner),
+        "outer": C.asdict(outer),
+        **(extra_config or {}),
+    }
+    ckpt_dir = out / "checkpoints"
+    if resume and (out / "config.json").exists():
+        old = R.read_json(out / "config.json")
+        for key in ("task", "task_config", "inner", "outer"):
+            if json.dumps(old.get(key), sort_keys=True) != json.dumps(R._jsonable(config[key]), sort_keys=True):
+                raise UsageError(f"--resume: the settings differ from the run in {out} ({key}); "
+                                 "resume with the same options or start a new --out")
+    R.write_json(out / "config.json", {**config, "versions": R.versions()})
+
+    etas = jnp.asarray(lr_schedule(steps, inner.lr, inner.warmup_steps))
+    K = outer.outer_steps
+    gamma = jnp.asarray(P.constant(steps, n))
+    auc_hist = np.full(K, np.nan, dtype=np.float32)
+    start = 0
+    mngr = _checkpointer(ckpt_dir)
+    if resume and mngr.latest_step() is not None:
+        start = int(mngr.latest_step())
+        target = {"gamma": np.zeros((steps, n), np.float32), "auc": auc_hist, "step": np.zeros((), np.int64)}
+        state = mngr.restore(start, args=ocp.args.StandardRestore(target))
+        gamma, auc_hist = jnp.asarray(state["gamma"]), np.asarray(state["auc"], dtype=np.float32)
+    elif (out / "summary.json").exists():
+        (out / "summary.json").unlink()
+    _rewrite_metrics(out, auc_hist[:start], outer)
+    if start >= K:
+        mngr.close()
+        return _finish(task, inner, outer, out, gamma, etas, auc_hist, wall=0.0)
+
+    t0 = time.perf_counter()
+    with bar(K, "optimize", progress, unit="outer step") as pbar, open(out / "metrics.jsonl", "a") as log:
+        pbar.update(start)
+        for k in range(start, K):
+            lr = outer_lr(outer, k)
+            gamma, auc = outer_step(task.per_example_loss, gamma, lr, outer.frozen_steps, task.init_params,
+                                    task.train, task.dev, etas, outer.memory, outer.block_size)
+            auc = float(auc)
+            if not math.isfinite(auc):
+                raise NumericalError(f"AUC became NaN/inf at outer step {k} (outer_lr={outer.outer_lr}, "
+                                     f"lr={inner.lr}); the last good state is the checkpoint in {ckpt_dir}")
+            auc_hist[k] = auc
+            log.write(json.dumps({"outer_step": k, "auc": auc, "outer_lr": float(lr)}) + "\n")
+            log.flush()
+            done = k + 1
+            pbar.update(1)
+            pbar.set_postfix(auc=f"{auc:.5f}")
+            if done % outer.save_every == 0 or done == K:
+                R.save_npy(out / "policies" / f"gamma_{done:05d}.npy", gamma)
+            if done % outer.checkpoint_every == 0 or done == K:
+                mngr.save(done, args=ocp.args.StandardSave(
+                    {"gamma": np.asarray(gamma), "auc": auc_hist, "step": np.asarray(done, np.int64)}))
+    mngr.wait_until_finished()
+    mngr.close()
+    return _finish(task, inner, outer, out, gamma, etas, auc_hist, wall=time.perf_counter() - t0,
+                   resumed_from=start)
+
+
+def _rewrite_metrics(out: Path, aucs: np.ndarray, outer: C.OuterConfig) -> None:
+    lines = "".join(json.dumps({"outer_step": k, "auc": float(a), "outer_lr": float(outer_lr(outer, k))}) + "\n"
+                    for k, a in enumerate(aucs))
+    R.atomic_write(out / "metrics.jsonl", lambda f: f.write(lines.encode()))
+
+
+def _finish(task, inner, outer, out, gamma, etas, auc_hist, wall, resumed_from=0) -> dict:
+    final_auc = float(jax.jit(auc_of_policy, static_argnames=("loss_fn", "memory", "block_size"))(
+        task.per_example_loss, task.init_params, task.train, task.dev, gamma, etas))
+    gamma = np.asarray(gamma)
+    R.save_npy(out / "gamma.npy", gamma)
+    R.save_npy(out / "outer_auc.npy", auc_hist)
+    ran = outer.outer_steps - resumed_from
+    summary = {
+        "finished": True,
+        "outer_steps": outer.outer_steps,
+        "auc_constant": float(auc_hist[0]) if np.isfinite(auc_hist[0]) else None,
+        "auc_final": final_auc,
+        "wall_time_s": round(wall, 2),
+        "seconds_per_outer_step": round(wall / ran, 4) if ran else None,
+        "resumed_from_outer_step": resumed_from,
+        "zero_weight_share": float(np.mean(gamma == 0)),
+    }
+    R.write_json(out / "summary.json", summary)
+    return {**summary, "gamma": gamma}

@@ -1,0 +1,136 @@
+"""Run records: one folder per run, every file written atomically (write to a temp file, then rename).
+
+Layout of a training run folder::
+
+    config.json        everything needed to re-run it (configs, seeds, policy, package versions)
+    summary.json       headline numbers; written last: its presence means the run finished
+    dev_loss.npy       [T+1]  L_dev(theta_t), t = 0..T (the mean over the dev split, in nats)
+    test_loss.npy      [T+1]  the same on the test split
+    record_steps.npy   [T']   steps t at which per-example records were taken (0, K, 2K, ...)
+    train_loss.npy     [T', N] per-example train losses l_n(theta_t)
+    ct.npy             [T', N] contributions CT[t, n] = grad L_dev(theta_t) . grad l_n(theta_t)
+    gamma_recorded.npy [T', N] the policy rows gamma[t] at the recorded steps
+    params_final.npz   theta_T
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from learning_law.errors import UsageError
+
+PACKAGES = ("learning-law", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "scipy",
+            "tensorflow-datasets", "matplotlib")
+
+
+def versions() -> dict[str, str]:
+    """Python, platform and the versions of the packages a result depends on."""
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, fsync, then rename onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        x = float(x)
+        return x if np.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if hasattr(x, "item") and getattr(x, "shape", None) == ():
+        return _jsonable(x.item())
+    return x
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON (non-finite floats become null)."""
+    data = json.dumps(_jsonable(obj), indent=2, sort_keys=False).encode() + b"\n"
+    atomic_write(path, lambda f: f.write(data))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    with open(path) as f:
+        return json.load(f)
+
+
+def save_npy(path: str | os.PathLike, array) -> None:
+    """Atomically write one array as ``.npy`` (memory-mappable with ``np.load(mmap_mode='r')``)."""
+    arr = np.asarray(array)
+    atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False))
+
+
+def save_npz(path: str | os.PathLike, **arrays) -> None:
+    atomic_write(path, lambda f: np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()}))
+
+
+def prepare_out_dir(path: str | os.PathLike, overwrite: bool = False, resume: bool = False) -> Path:
+    """Create the output folder; refuse a non-empty one unless ``overwrite`` or ``resume``."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"out={str(path)!r} exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not (overwrite or resume):
+        raise UsageError(f"out={str(path)!r} exists and is not empty: pass --overwrite to replace its "
+                         "results (or --resume where the command supports it)")
+    if overwrite and not resume:
+        for name in ("summary.json",):  # a rerun must never look finished before it is
+            (out / name).unlink(missing_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"out={str(path)!r} is not writable: {e.strerror}") from None
+    return out
+
+
+def is_finished(path: str | os.PathLike) -> bool:
+    """A run folder is finished when its summary.json exists."""
+    return (Path(path) / "summary.json").exists()
+
+
+def load_run(path: str | os.PathLike, mmap: bool = True) -> dict[str, Any]:
+    """Read a finished training run folder: config, summary and its arrays (memory-mapped)."""
+    path = Path(path)
+    if not is_finished(path):
+        raise UsageError(f"run={str(path)!r} has no summary.json: not a finished run folder")
+    out: dict[str, Any] = {"config": read_json(path / "config.json"),
+                           "summary": read_json(path / "summary.json"), "path": str(path)}
+    for f in sorted(path.glob("*.npy")):
+        out[f.stem] = np.load(f, mmap_mode="r" if mmap else None)
+    return out

@@ -1,0 +1,15 @@
+"""Tasks: data splits + initial params + one pure per-example loss (DESIGN.md "Task")."""
+
+from learning_law.tasks.base import Task
+from learning_law.tasks.perceptron import make_perceptron, perceptron_loss
+
+__all__ = ["Task", "make_perceptron", "perceptron_loss", "build_task"]
+
+
+def build_task(name: str, cfg) -> Task:
+    """Build the task ``name`` from its config."""
+    if name == "perceptron":
+        return make_perceptron(cfg)
+    from learning_law.errors import UsageError
+
+    raise UsageError(f"task={name!r} is invalid: allowed ['perceptron']")

@@ -1,0 +1,46 @@
+"""The Task: everything one experiment is about, as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import jax
+from jax import Array
+
+PyTree = Any
+PerExampleLoss = Callable[[PyTree, PyTree], Array]  # (params, batch with leading axis n) -> [n]
+
+
+@dataclass(frozen=True)
+class Task:
+    """Splits, initial parameters and the per-example loss of one experiment.
+
+    Attributes:
+      name: task name (``perceptron``, ``lm``).
+      train: pytree of arrays with leading axis N (the examples the policy weights).
+      dev: pytree, leading axis K: the desired data; L(theta) = mean per-example loss over it.
+      test: pytree, a second draw of the desired distribution; metrics are reported on it.
+      init_params: theta_0 (pytree of float32 arrays).
+      per_example_loss: pure ``(params, batch) -> [n]`` in nats. Must be a module-level function (it
+        is a static argument of the jitted runs, hashed by identity).
+      vocab_size: |V| of the coded symbols (2 for binary labels), for compression ratios.
+      config: the task's config dataclass.
+    """
+
+    name: str
+    train: PyTree
+    dev: PyTree
+    test: PyTree
+    init_params: PyTree
+    per_example_loss: PerExampleLoss
+    vocab_size: int
+    config: Any
+
+    @property
+    def n_train(self) -> int:
+        return int(jax.tree_util.tree_leaves(self.train)[0].shape[0])
+
+    @property
+    def n_params(self) -> int:
+        return int(sum(x.size for x in jax.tree_util.tree_leaves(self.init_params)))

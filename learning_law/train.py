@@ -1,0 +1,143 @@
+"""Train a task under a policy and write its run record (DESIGN.md "Inner run", "RunRecord").
+
+The T steps run as a few jitted ``lax.scan`` chunks (no Python loop over steps); between chunks the
+host shows progress and checks for NaN/inf, so a diverging run stops with the step at which it broke.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import theory
+from learning_law import config as C
+from learning_law import policy as P
+from learning_law import record as R
+from learning_law.errors import NumericalError
+from learning_law.inner import eval_losses, lr_schedule, run_chunk
+from learning_law.progress import bar
+from learning_law.tasks.base import Task
+
+
+def _chunk_size(steps: int, record_every: int, target: int = 250) -> int:
+    """Steps per jitted chunk: a multiple of record_every near ``target`` (at most 2 compilations)."""
+    per = max(1, round(target / record_every)) * record_every
+    return min(per, math.ceil(steps / record_every) * record_every)
+
+
+def train(
+    task: Task,
+    gamma,
+    inner: C.InnerConfig,
+    *,
+    out: str | Path | None = None,
+    policy_name: str = "constant",
+    extra_config: dict | None = None,
+    progress: bool = True,
+    desc: str = "train",
+) -> dict:
+    """Train ``task`` for ``inner.steps`` steps under ``gamma: [T, N]``; write a record to ``out``.
+
+    Returns a dict with numpy arrays ``dev_loss, test_loss: [T+1]``, ``train_loss, ct,
+    gamma_recorded: [T', N]``, ``record_steps: [T']``, ``params_final`` and ``summary``.
+    Raises :class:`NumericalError` (after saving the finite part) if a loss becomes NaN/inf.
+    """
+    steps, n = inner.steps, task.n_train
+    gamma = P.validate(gamma, steps, n, name="policy")
+    etas = lr_schedule(steps, inner.lr, inner.warmup_steps)
+    chunk = _chunk_size(steps, inner.record_every)
+    config = {
+        "kind": "train",
+        "task": task.name,
+        "task_config": C.asdict(task.config),
+        "inner": C.asdict(inner),
+        "policy": policy_name,
+        "versions": R.versions(),
+        **(extra_config or {}),
+    }
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        R.write_json(out / "config.json", config)
+
+    t0 = time.perf_counter()
+    params = task.init_params
+    parts: list[dict] = []
+    done = 0
+    auc_sum = 0.0
+    with bar(steps, desc, progress) as pbar:
+        while done < steps:
+            c = min(chunk, steps - done)
+            params, rec = run_chunk(task.per_example_loss, params, task.train, task.dev, task.test,
+                                    jnp.asarray(gamma[done:done + c]), jnp.asarray(etas[done:done + c]),
+                                    inner.record_every)
+            rec = jax.device_get(rec)
+            parts.append(rec)
+            bad = ~np.isfinite(rec["dev_loss"]) | ~np.isfinite(rec["test_loss"])
+            if bad.any():
+                step = done + int(np.argmax(bad))
+                _save_partial(out, parts, step)
+                raise NumericalError(
+                    f"loss became NaN/inf at inner step {step} (lr={inner.lr}); the finite part of the "
+                    f"curves is saved in {out}/partial_*.npy" if out else
+                    f"loss became NaN/inf at inner step {step} (lr={inner.lr}); try a smaller --lr")
+            auc_sum += float(rec["dev_loss"].sum())
+            done += c
+            pbar.update(c)
+            pbar.set_postfix(dev_loss=f"{rec['dev_loss'][-1]:.4f}", auc=f"{auc_sum / done:.4f}")
+    final_dev, final_test = (float(v) for v in eval_losses(task.per_example_loss, params, task.dev, task.test))
+    if not (math.isfinite(final_dev) and math.isfinite(final_test)):
+        _save_partial(out, parts, steps)
+        raise NumericalError(f"loss became NaN/inf at inner step {steps} (lr={inner.lr}); try a smaller --lr")
+    wall = time.perf_counter() - t0
+
+    dev_loss = np.concatenate([p["dev_loss"] for p in parts] + [[final_dev]]).astype(np.float32)
+    test_loss = np.concatenate([p["test_loss"] for p in parts] + [[final_test]]).astype(np.float32)
+    record_steps = np.arange(0, steps, inner.record_every)
+    result = {
+        "dev_loss": dev_loss,
+        "test_loss": test_loss,
+        "train_loss": np.concatenate([p["train_loss"] for p in parts]),
+        "ct": np.concatenate([p["ct"] for p in parts]),
+        "record_steps": record_steps,
+        "gamma_recorded": np.asarray(gamma[record_steps]),
+        "params_final": jax.device_get(params),
+    }
+    result["summary"] = summarize(dev_loss, test_loss, task.vocab_size, wall)
+    if out is not None:
+        for key in ("dev_loss", "test_loss", "train_loss", "ct", "record_steps", "gamma_recorded"):
+            R.save_npy(out / f"{key}.npy", result[key])
+        leaves = jax.tree_util.tree_flatten_with_path(result["params_final"])[0]
+        R.save_npz(out / "params_final.npz", **{jax.tree_util.keystr(k): v for k, v in leaves})
+        R.write_json(out / "summary.json", result["summary"])
+    return result
+
+
+def summarize(dev_loss: np.ndarray, test_loss: np.ndarray, vocab_size: int, wall: float) -> dict:
+    """Headline numbers of a run (AUC = mean over t = 0..T, see :mod:`theory.objective`)."""
+    return {
+        "finished": True,
+        "steps": int(dev_loss.shape[0] - 1),
+        "auc": float(theory.auc(dev_loss)),
+        "auc_test": float(theory.auc(test_loss)),
+        "final_dev_loss": float(dev_loss[-1]),
+        "final_test_loss": float(test_loss[-1]),
+        "cr_paper": float(theory.compression_ratio_paper(dev_loss, vocab_size)),
+        "cr_bits": float(theory.compression_ratio_bits(dev_loss, vocab_size)),
+        "wall_time_s": round(wall, 3),
+    }
+
+
+def _save_partial(out, parts, step) -> None:
+    if out is None:
+        return
+    dev = np.concatenate([p["dev_loss"] for p in parts])[:step]
+    test = np.concatenate([p["test_loss"] for p in parts])[:step]
+    R.save_npy(Path(out) / "partial_dev_loss.npy", dev)
+    R.save_npy(Path(out) / "partial_test_loss.npy", test)
+    R.write_json(Path(out) / "failed.json", {"finished": False, "error": "non-finite loss", "step": step})

@@ -1,0 +1,82 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from learning_law import config as C
+from learning_law.errors import UsageError
+from learning_law.optimize import optimize, outer_lr
+from learning_law.tasks import build_task
+
+TASK = C.PerceptronConfig(dim=8, n_train=32, n_dev=16, n_test=16, seed=4)
+INNER = C.InnerConfig(steps=40, lr=0.1, record_every=5)
+
+
+def test_outer_loop_lowers_auc_and_keeps_rows_on_simplex(tmp_path):
+    task = build_task("perceptron", TASK)
+    outer = C.OuterConfig(outer_steps=12, outer_lr=1.0, save_every=5, checkpoint_every=4, frozen_steps=3)
+    s = optimize(task, INNER, outer, tmp_path, progress=False)
+    g = s["gamma"]
+    assert s["auc_final"] < s["auc_constant"]
+    assert (g >= 0).all()
+    np.testing.assert_allclose(g.sum(1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(g[:3], 1.0 / 32)  # frozen rows untouched
+    assert not np.allclose(g[3:], 1.0 / 32)
+    auc = np.load(tmp_path / "outer_auc.npy")
+    assert auc.shape == (12,) and np.all(np.isfinite(auc)) and auc[-1] < auc[0]
+    assert sorted(p.name for p in (tmp_path / "policies").iterdir()) == [
+        "gamma_00005.npy", "gamma_00010.npy", "gamma_00012.npy"]
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 12
+
+
+def test_linear_schedule_decays_to_zero():
+    outer = C.OuterConfig(outer_steps=4, outer_lr=2.0)
+    assert [float(outer_lr(outer, k)) for k in range(4)] == [2.0, 1.5, 1.0, 0.5]
+
+
+def test_resume_continues_bit_identically(tmp_path):
+    task = build_task("perceptron", TASK)
+    outer = C.OuterConfig(outer_steps=10, outer_lr=1.0, checkpoint_every=3)
+    full = optimize(task, INNER, outer, tmp_path / "full", progress=False)["gamma"]
+    # Stop after 6 steps (a checkpoint), then resume with the full settings.
+    short = C.OuterConfig(outer_steps=10, outer_lr=1.0, checkpoint_every=3)
+    optimize(task, INNER, C.OuterConfig(outer_steps=6, outer_lr=1.0, checkpoint_every=3),
+             tmp_path / "part", progress=False)
+    with pytest.raises(UsageError, match="settings differ"):
+        optimize(task, INNER, short, tmp_path / "part", resume=True, progress=False)
+
+
+def test_sigkill_then_resume_gives_the_uninterrupted_policy(tmp_path):
+    """Kill the CLI mid-run with SIGKILL, resume it, compare with an uninterrupted run (bit for bit)."""
+    args = ["--preset", "tiny", "--dim", "16", "--n-train", "256", "--steps", "300", "--outer-steps", "60",
+            "--outer-lr", "2", "--checkpoint-every", "5", "--quiet"]
+    cmd = [sys.executable, "-m", "learning_law.cli", "optimize", *args]
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    subprocess.run(cmd + ["--out", str(tmp_path / "ref")], check=True, env=env, capture_output=True)
+    ref = np.load(tmp_path / "ref" / "gamma.npy")
+
+    proc = subprocess.Popen(cmd + ["--out", str(tmp_path / "killed")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        steps = [int(p.name) for p in ckpt.glob("*") if p.name.isdigit()] if ckpt.exists() else []
+        if steps and max(steps) >= 10:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed" / "summary.json").exists(), "the run finished before it was killed"
+    subprocess.run(cmd + ["--out", str(tmp_path / "killed"), "--resume"], check=True, env=env,
+                   capture_output=True)
+    got = np.load(tmp_path / "killed" / "gamma.npy")
+    np.testing.assert_array_equal(got, ref)
+    auc_ref = np.load(tmp_path / "ref" / "outer_auc.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "killed" / "outer_auc.npy"), auc_ref)
+    assert len((tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()) == 60
