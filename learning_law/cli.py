@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     sub.add_parser("list-presets", help="list the named presets of every task")
+    from learning_law.commands import discover
+
+    for name, mod in sorted(discover().items()):
+        mod.add_arguments(sub.add_parser(name, help=mod.HELP, description=mod.__doc__,
+                                         formatter_class=argparse.RawDescriptionHelpFormatter))
+        COMMANDS[name] = mod.run
     return parser
 
 
