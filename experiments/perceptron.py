@@ -50,7 +50,8 @@ def reproduce(preset: str, out: str | Path, *, resume: bool = False, overwrite: 
         ev = R.read_json(ev_dir / "summary.json")
     else:
         ev = evaluate(task, p.inner, gamma, ev_dir, policy_name=str(opt_dir / "gamma.npy"),
-                      smooth_sigma=p.smooth_sigma, progress=progress, extra_config=extra)
+                      smooth_sigma=p.smooth_sigma, progress=progress, extra_config=extra,
+                      resume=resume)
     figs = {
         "loss_curves": loss_curves.draw(ev_dir, out / "figures" / "loss_curves"),
         "loss_curves_log": loss_curves.draw(ev_dir, out / "figures" / "loss_curves_log", log=True),

@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smooth-sigma", type=float, default=None,
                    help="Gaussian smoothing (steps) for the second speed-up number (default: preset's)")
     p.add_argument("--out", required=True, help="folder for both runs and the comparison")
+    p.add_argument("--resume", action="store_true", help="reuse finished runs in --out")
 
     p = sub.add_parser("reproduce", help="optimise, evaluate, draw the figures and write report.md")
     p.add_argument("experiment", choices=["perceptron"], help="which experiment of the paper")
@@ -178,9 +179,9 @@ def cmd_evaluate(args) -> int:
         raise UsageError(f"smooth_sigma={sigma} is invalid: allowed >= 0")
     task = build_task(args.task, tcfg)
     gamma, name = P.resolve(args.policy, inner.steps, task.n_train)
-    out = R.prepare_out_dir(args.out, overwrite=args.overwrite)
+    out = R.prepare_out_dir(args.out, overwrite=args.overwrite, resume=args.resume)
     s = evaluate(task, inner, gamma, out, policy_name=name, smooth_sigma=sigma, progress=not args.quiet,
-                 extra_config={"preset": preset.name})
+                 extra_config={"preset": preset.name}, resume=args.resume)
     extra = f" (smoothed, sigma={sigma:g}: {s['speedup_smoothed']:.2f}x)" if "speedup_smoothed" in s else ""
     print(f"speed-up {s['speedup']:.2f}x{extra}; AUC constant {s['auc_constant']:.5f} vs policy "
           f"{s['auc_policy']:.5f}; CR (bits) {s['cr_bits_constant']:.3f} -> {s['cr_bits_policy']:.3f} -> {out}")

@@ -29,8 +29,13 @@ def evaluate(
     smooth_sigma: float = 0.0,
     progress: bool = True,
     extra_config: dict | None = None,
+    resume: bool = False,
 ) -> dict:
-    """Train under the constant policy and under ``gamma``; compare them. Returns the summary."""
+    """Train under the constant policy and under ``gamma``; compare them. Returns the summary.
+
+    With ``resume``, a finished sub-run (its summary.json exists) made with the same settings is read
+    back instead of trained again.
+    """
     out = Path(out)
     gamma = P.validate(gamma, inner.steps, task.n_train, name=f"policy {policy_name!r}")
     R.write_json(out / "config.json", {"kind": "evaluate", "task": task.name,
@@ -40,7 +45,12 @@ def evaluate(
     runs = {}
     for name, g, label in (("constant", P.constant(inner.steps, task.n_train), "constant"),
                            ("policy", gamma, policy_name)):
-        runs[name] = train(task, g, inner, out=out / name, policy_name=label, progress=progress,
+        sub = out / name
+        if resume and R.is_finished(sub) and _same_settings(sub, task, inner, label):
+            runs[name] = R.load_run(sub)
+            continue
+        (sub / "summary.json").unlink(missing_ok=True)
+        runs[name] = train(task, g, inner, out=sub, policy_name=label, progress=progress,
                            desc=f"evaluate {name}", extra_config=extra_config)
     summary = compare(runs["constant"], runs["policy"], smooth_sigma)
     summary["policy"] = policy_name
@@ -48,15 +58,23 @@ def evaluate(
     return summary
 
 
+def _same_settings(run: Path, task: Task, inner: C.InnerConfig, policy_name: str) -> bool:
+    cfg = R.read_json(run / "config.json")
+    want = R._jsonable({"task_config": C.asdict(task.config), "inner": C.asdict(inner), "policy": policy_name})
+    return all(cfg.get(k) == v for k, v in want.items())
+
+
 def compare(const: dict, pol: dict, smooth_sigma: float = 0.0) -> dict:
     """Speed-up, AUCs and compression ratios of run ``pol`` against run ``const`` (test-loss curves)."""
     raw = theory.speedup_ratio(const["test_loss"], pol["test_loss"])
+    dev = theory.speedup_ratio(const["dev_loss"], pol["dev_loss"])
     out = {
         "finished": True,
         "steps": const["summary"]["steps"],
         "speedup": raw["speedup"],
         "t_star": raw["t_star"],
         "target_test_loss": raw["target"],
+        "speedup_dev": dev["speedup"],  # on the split the policy was optimised on: optimistic
         "auc_constant": const["summary"]["auc"],
         "auc_policy": pol["summary"]["auc"],
         "auc_test_constant": const["summary"]["auc_test"],

@@ -39,6 +39,7 @@ from learning_law.errors import NumericalError, UsageError
 from learning_law.inner import lr_schedule
 from learning_law.metagrad import auc_and_grad, auc_of_policy
 from learning_law.progress import bar
+from learning_law.train import DIVERGENCE_FACTOR
 from learning_law.tasks.base import Task
 from theory.simplex import project_rows_onto_simplex
 
@@ -104,11 +105,11 @@ def optimize(
     auc_hist = np.full(K, np.nan, dtype=np.float32)
     start = 0
     mngr = _checkpointer(ckpt_dir)
-    if resume and mngr.latest_step() is not None:
-        start = int(mngr.latest_step())
+    if resume and mngr.all_steps():
         target = {"gamma": np.zeros((steps, n), np.float32), "auc": auc_hist, "step": np.zeros((), np.int64)}
-        state = mngr.restore(start, args=ocp.args.StandardRestore(target))
-        gamma, auc_hist = jnp.asarray(state["gamma"]), np.asarray(state["auc"], dtype=np.float32)
+        start, state = _restore_latest_good(mngr, target, progress)
+        if state is not None:
+            gamma, auc_hist = jnp.asarray(state["gamma"]), np.asarray(state["auc"], dtype=np.float32)
     elif (out / "summary.json").exists():
         (out / "summary.json").unlink()
     _rewrite_metrics(out, auc_hist[:start], outer)
@@ -119,29 +120,61 @@ def optimize(
     t0 = time.perf_counter()
     with bar(K, "optimize", progress, unit="outer step") as pbar, open(out / "metrics.jsonl", "a") as log:
         pbar.update(start)
-        for k in range(start, K):
-            lr = outer_lr(outer, k)
-            gamma, auc = outer_step(task.per_example_loss, gamma, lr, outer.frozen_steps, task.init_params,
-                                    task.train, task.dev, etas, outer.memory, outer.block_size)
-            auc = float(auc)
-            if not math.isfinite(auc):
-                raise NumericalError(f"AUC became NaN/inf at outer step {k} (outer_lr={outer.outer_lr}, "
-                                     f"lr={inner.lr}); the last good state is the checkpoint in {ckpt_dir}")
-            auc_hist[k] = auc
-            log.write(json.dumps({"outer_step": k, "auc": auc, "outer_lr": float(lr)}) + "\n")
-            log.flush()
-            done = k + 1
-            pbar.update(1)
-            pbar.set_postfix(auc=f"{auc:.5f}")
-            if done % outer.save_every == 0 or done == K:
-                R.save_npy(out / "policies" / f"gamma_{done:05d}.npy", gamma)
-            if done % outer.checkpoint_every == 0 or done == K:
-                mngr.save(done, args=ocp.args.StandardSave(
-                    {"gamma": np.asarray(gamma), "auc": auc_hist, "step": np.asarray(done, np.int64)}))
+        done = start
+        try:
+            for k in range(start, K):
+                lr = outer_lr(outer, k)
+                new_gamma, auc = outer_step(task.per_example_loss, gamma, lr, outer.frozen_steps, task.init_params,
+                                        task.train, task.dev, etas, outer.memory, outer.block_size)
+                auc = float(auc)
+                if not math.isfinite(auc) or auc > DIVERGENCE_FACTOR * max(float(auc_hist[0] if k else auc), 1.0):
+                    raise NumericalError(f"AUC became {auc:.4g} (NaN/inf or diverged) at outer step {k} "
+                                         f"(outer_lr={outer.outer_lr}, lr={inner.lr}); the last good state is "
+                                         f"the checkpoint in {ckpt_dir}: resume with a smaller --outer-lr")
+                gamma, done = new_gamma, k + 1
+                auc_hist[k] = auc
+                log.write(json.dumps({"outer_step": k, "auc": auc, "outer_lr": float(lr)}) + "\n")
+                log.flush()
+                pbar.update(1)
+                pbar.set_postfix(auc=f"{auc:.5f}")
+                if done % outer.save_every == 0 or done == K:
+                    R.save_npy(out / "policies" / f"gamma_{done:05d}.npy", gamma)
+                if done % outer.checkpoint_every == 0 or done == K:
+                    mngr.save(done, args=ocp.args.StandardSave(
+                        {"gamma": np.asarray(gamma), "auc": auc_hist, "step": np.asarray(done, np.int64)}))
+        except KeyboardInterrupt:
+            # Keep the finished outer steps: checkpoint the state as it is, then stop.
+            if done > start and done % outer.checkpoint_every != 0:
+                try:  # gamma may be a donated buffer if the interrupt came mid-step: then skip
+                    state = {"gamma": np.asarray(gamma), "auc": auc_hist, "step": np.asarray(done, np.int64)}
+                    mngr.save(done, args=ocp.args.StandardSave(state))
+                    mngr.wait_until_finished()
+                except Exception:  # noqa: BLE001
+                    pass
+            mngr.close()
+            raise
     mngr.wait_until_finished()
     mngr.close()
     return _finish(task, inner, outer, out, gamma, etas, auc_hist, wall=time.perf_counter() - t0,
                    resumed_from=start)
+
+
+def _restore_latest_good(mngr: ocp.CheckpointManager, target: dict, verbose: bool):
+    """Restore the newest checkpoint that reads back whole; fall back to older ones with a message."""
+    import sys
+
+    for step in sorted(mngr.all_steps(), reverse=True):
+        try:
+            state = mngr.restore(step, args=ocp.args.StandardRestore(target))
+            gamma = np.asarray(state["gamma"])
+            if int(state["step"]) != step or not np.all(np.isfinite(gamma)):
+                raise ValueError("contents do not match the step")
+            return int(step), state
+        except Exception as e:  # noqa: BLE001 - any read failure means this checkpoint is unusable
+            print(f"warning: checkpoint at outer step {step} is unreadable ({type(e).__name__}: "
+                  f"{str(e)[:120]}); trying the previous one", file=sys.stderr)
+    print("warning: no readable checkpoint; starting from the constant policy", file=sys.stderr)
+    return 0, None
 
 
 def _rewrite_metrics(out: Path, aucs: np.ndarray, outer: C.OuterConfig) -> None:

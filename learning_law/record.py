@@ -19,6 +19,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -28,6 +29,7 @@ import numpy as np
 
 from learning_law.errors import UsageError
 
+MARKERS = ("config.json", "report.md", "summary.json")  # files every output folder of ours has
 PACKAGES = ("learning-law", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "scipy",
             "tensorflow-datasets", "matplotlib")
 
@@ -106,9 +108,13 @@ def prepare_out_dir(path: str | os.PathLike, overwrite: bool = False, resume: bo
     if out.exists() and any(out.iterdir()) and not (overwrite or resume):
         raise UsageError(f"out={str(path)!r} exists and is not empty: pass --overwrite to replace its "
                          "results (or --resume where the command supports it)")
-    if overwrite and not resume:
-        for name in ("summary.json",):  # a rerun must never look finished before it is
-            (out / name).unlink(missing_ok=True)
+    if overwrite and not resume and out.exists() and any(out.iterdir()):
+        # Old results must not survive into a new run; delete only what looks like our own output.
+        if not any((out / name).exists() for name in MARKERS):
+            raise UsageError(f"out={str(path)!r} is not empty and does not look like a learning-law output "
+                             f"folder (none of {', '.join(MARKERS)}): refusing to delete it; choose another --out")
+        for child in out.iterdir():
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"

@@ -24,6 +24,11 @@ from learning_law.progress import bar
 from learning_law.tasks.base import Task
 
 
+# A dev loss this many times max(L(theta_0), 1) means the run diverged, even while still finite (the
+# logistic loss grows only linearly, so a huge lr never produces NaN on the perceptron).
+DIVERGENCE_FACTOR = 1e3
+
+
 def _chunk_size(steps: int, record_every: int, target: int = 250) -> int:
     """Steps per jitted chunk: a multiple of record_every near ``target`` (at most 2 compilations)."""
     per = max(1, round(target / record_every)) * record_every
@@ -70,6 +75,7 @@ def train(
     parts: list[dict] = []
     done = 0
     auc_sum = 0.0
+    limit = None
     with bar(steps, desc, progress) as pbar:
         while done < steps:
             c = min(chunk, steps - done)
@@ -78,14 +84,17 @@ def train(
                                     inner.record_every)
             rec = jax.device_get(rec)
             parts.append(rec)
-            bad = ~np.isfinite(rec["dev_loss"]) | ~np.isfinite(rec["test_loss"])
+            if limit is None:
+                limit = DIVERGENCE_FACTOR * max(float(rec["dev_loss"][0]), 1.0)
+            bad = ~np.isfinite(rec["dev_loss"]) | ~np.isfinite(rec["test_loss"]) | (rec["dev_loss"] > limit)
             if bad.any():
                 step = done + int(np.argmax(bad))
                 _save_partial(out, parts, step)
-                raise NumericalError(
-                    f"loss became NaN/inf at inner step {step} (lr={inner.lr}); the finite part of the "
-                    f"curves is saved in {out}/partial_*.npy" if out else
-                    f"loss became NaN/inf at inner step {step} (lr={inner.lr}); try a smaller --lr")
+                what = ("became NaN/inf" if not np.isfinite(rec["dev_loss"][step - done]) else
+                        f"diverged ({rec['dev_loss'][step - done]:.3g} > {DIVERGENCE_FACTOR:g} x the initial loss)")
+                where = f"; the finite part of the curves is in {out}/partial_*.npy" if out else ""
+                raise NumericalError(f"dev loss {what} at inner step {step} (lr={inner.lr}): try a smaller "
+                                     f"--lr{where}")
             auc_sum += float(rec["dev_loss"].sum())
             done += c
             pbar.update(c)

@@ -1,0 +1,154 @@
+"""The command line: records written, and every bad input stopped early with exit code 2."""
+
+import json
+
+import numpy as np
+import pytest
+
+from learning_law.cli import main
+
+TINY = ["--preset", "tiny"]
+
+
+def run(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own usage errors
+        code = e.code
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_train_writes_a_finished_record(tmp_path, capsys):
+    code, text = run(["train", *TINY, "--quiet", "--out", str(tmp_path / "r")], capsys)
+    assert code == 0, text
+    s = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert s["finished"] and s["steps"] == 40 and s["auc"] > s["final_dev_loss"]
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert cfg["inner"]["steps"] == 40 and cfg["task_config"]["seed"] == 0 and "jax" in cfg["versions"]
+    assert np.load(tmp_path / "r" / "dev_loss.npy").shape == (41,)
+    assert np.load(tmp_path / "r" / "ct.npy").shape == (20, 32)
+
+
+def test_optimize_then_evaluate_from_the_folder(tmp_path, capsys):
+    code, text = run(["optimize", *TINY, "--quiet", "--outer-lr", "1", "--out", str(tmp_path / "o")], capsys)
+    assert code == 0, text
+    code, text = run(["evaluate", "--quiet", "--policy", str(tmp_path / "o"), "--out", str(tmp_path / "e")], capsys)
+    assert code == 0, text
+    s = json.loads((tmp_path / "e" / "summary.json").read_text())
+    assert {"speedup", "auc_constant", "auc_policy"} <= set(s)
+    assert s["auc_policy"] < s["auc_constant"]
+    # --resume reuses the finished runs and gives the same summary.
+    code, _ = run(["evaluate", "--quiet", "--policy", str(tmp_path / "o"), "--out", str(tmp_path / "e"),
+                   "--resume"], capsys)
+    assert code == 0 and json.loads((tmp_path / "e" / "summary.json").read_text()) == s
+
+
+def test_huge_lr_stops_with_the_step(tmp_path, capsys):
+    code, text = run(["train", *TINY, "--quiet", "--lr", "1e6", "--out", str(tmp_path / "r")], capsys)
+    assert code == 3
+    assert "at inner step 1" in text and "diverged" in text
+    assert not (tmp_path / "r" / "summary.json").exists()
+    assert json.loads((tmp_path / "r" / "failed.json").read_text())["step"] == 1
+
+
+def _policy_file(tmp_path, name, array):
+    p = tmp_path / name
+    np.save(p, array)
+    return str(p)
+
+
+BAD = [
+    # (command line without --out, words the message must contain)
+    (["train", "--steps", "0"], "steps=0"),
+    (["train", "--steps", "-5"], "steps=-5"),
+    (["train", "--steps", "abc"], "invalid int value"),
+    (["train", "--lr", "0"], "lr=0.0"),
+    (["train", "--lr", "-0.1"], "lr=-0.1"),
+    (["train", "--lr", "nan"], "lr=nan"),
+    (["train", "--record-every", "0"], "record_every=0"),
+    (["train", "--record-every", "5000"], "record_every=5000"),
+    (["train", "--warmup-steps", "3000"], "warmup_steps=3000"),
+    (["train", "--dim", "0"], "dim=0"),
+    (["train", "--n-train", "0"], "n_train=0"),
+    (["train", "--n-dev", "0"], "n_dev=0"),
+    (["train", "--n-test", "-1"], "n_test=-1"),
+    (["train", "--label-noise", "0.9"], "label_noise=0.9"),
+    (["train", "--train-std", "0"], "train_std=0.0"),
+    (["train", "--eval-std", "-1"], "eval_std=-1.0"),
+    (["train", "--init-std", "-1"], "init_std=-1.0"),
+    (["train", "--seed", "-1"], "seed=-1"),
+    (["train", "--teacher-scale", "0"], "teacher_scale=0.0"),
+    (["train", "--preset", "nope"], "preset='nope'"),
+    (["train", "--task", "nope"], "invalid choice"),
+    (["train", "--policy", "MISSING"], "no such file"),
+    (["train", "--policy", "SHAPE"], "shape"),
+    (["train", "--policy", "NEGATIVE"], "< 0"),
+    (["train", "--policy", "NAN"], "non-finite"),
+    (["train", "--policy", "ROWSUM"], "sums to"),
+    (["train", "--policy", "INT"], "dtype"),
+    (["train", "--policy", "JUNK"], "not a readable"),
+    (["optimize", "--outer-steps", "0"], "outer_steps=0"),
+    (["optimize", "--outer-lr", "0"], "outer_lr=0.0"),
+    (["optimize", "--memory", "bogus"], "invalid choice"),
+    (["optimize", "--frozen-steps", "40"], "frozen_steps=40"),
+    (["optimize", "--memory", "block", "--block-size", "41"], "block_size=41"),
+    (["optimize", "--save-every", "0"], "save_every=0"),
+    (["optimize", "--checkpoint-every", "0"], "checkpoint_every=0"),
+    (["optimize", "--schedule", "cosine"], "invalid choice"),
+    (["evaluate", "--policy", "GOOD", "--smooth-sigma", "-1"], "smooth_sigma=-1"),
+    (["evaluate", "--policy", "SHAPE"], "shape"),
+    (["reproduce", "perceptron", "--preset", "nope"], "preset='nope'"),
+]
+
+
+@pytest.mark.parametrize("argv,words", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_exits_2_naming_the_problem(argv, words, tmp_path, capsys):
+    files = {
+        "MISSING": str(tmp_path / "missing.npy"),
+        "SHAPE": _policy_file(tmp_path, "shape.npy", np.full((3, 32), 1 / 32, np.float32)),
+        "NEGATIVE": _policy_file(tmp_path, "neg.npy", np.tile(np.r_[-0.1, np.full(31, 1.1 / 31)], (40, 1))),
+        "NAN": _policy_file(tmp_path, "nan.npy", np.full((40, 32), np.nan, np.float32)),
+        "ROWSUM": _policy_file(tmp_path, "rowsum.npy", np.full((40, 32), 0.5 / 32, np.float32)),
+        "INT": _policy_file(tmp_path, "int.npy", np.ones((40, 32), np.int32)),
+        "GOOD": _policy_file(tmp_path, "good.npy", np.full((40, 32), 1 / 32, np.float32)),
+    }
+    junk = tmp_path / "junk.npy"
+    junk.write_text("not numpy")
+    files["JUNK"] = str(junk)
+    argv = [files.get(a, a) for a in argv]
+    if argv[0] != "reproduce" and "--preset" not in argv:
+        argv += TINY
+    out = tmp_path / "out"
+    code, text = run([*argv, "--quiet", "--out", str(out)], capsys)
+    assert code == 2, text
+    assert words in text, text
+    assert "Traceback" not in text
+    assert not (out / "summary.json").exists()
+
+
+def test_out_folder_problems(tmp_path, capsys):
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    code, text = run(["train", *TINY, "--quiet", "--out", str(busy)], capsys)
+    assert code == 2 and "not empty" in text and "--overwrite" in text
+    code, text = run(["train", *TINY, "--quiet", "--overwrite", "--out", str(busy)], capsys)
+    assert code == 2 and "refusing to delete" in text and (busy / "notes.txt").exists()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    code, text = run(["train", *TINY, "--quiet", "--out", str(afile)], capsys)
+    assert code == 2 and "not a folder" in text
+    code, text = run(["train", *TINY, "--quiet", "--out", "/proc/learning-law-out"], capsys)
+    assert code == 2 and "not writable" in text
+
+
+def test_help_lists_every_option_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["optimize", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for opt in ("--steps", "--lr", "--outer-lr", "--memory", "--frozen-steps", "--resume", "--n-train"):
+        assert opt in text
+    assert "inner steps (paper preset: 2000)" in text and "outer steps of the policy search (paper preset: 500)" in text
+    assert main(["list-presets"]) == 0
+    assert "paper" in capsys.readouterr().out
