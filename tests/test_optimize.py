@@ -40,16 +40,14 @@ def test_linear_schedule_decays_to_zero():
     assert [float(outer_lr(outer, k)) for k in range(4)] == [2.0, 1.5, 1.0, 0.5]
 
 
-def test_resume_continues_bit_identically(tmp_path):
+def test_resume_refuses_other_settings(tmp_path):
     task = build_task("perceptron", TASK)
-    outer = C.OuterConfig(outer_steps=10, outer_lr=1.0, checkpoint_every=3)
-    full = optimize(task, INNER, outer, tmp_path / "full", progress=False)["gamma"]
-    # Stop after 6 steps (a checkpoint), then resume with the full settings.
-    short = C.OuterConfig(outer_steps=10, outer_lr=1.0, checkpoint_every=3)
-    optimize(task, INNER, C.OuterConfig(outer_steps=6, outer_lr=1.0, checkpoint_every=3),
-             tmp_path / "part", progress=False)
+    optimize(task, INNER, C.OuterConfig(outer_steps=6, outer_lr=1.0, checkpoint_every=3), tmp_path,
+             progress=False)
+    # The lr schedule depends on the number of outer steps: resuming with another one would silently differ.
     with pytest.raises(UsageError, match="settings differ"):
-        optimize(task, INNER, short, tmp_path / "part", resume=True, progress=False)
+        optimize(task, INNER, C.OuterConfig(outer_steps=10, outer_lr=1.0, checkpoint_every=3), tmp_path,
+                 resume=True, progress=False)
 
 
 def test_sigkill_then_resume_gives_the_uninterrupted_policy(tmp_path):
@@ -80,3 +78,21 @@ def test_sigkill_then_resume_gives_the_uninterrupted_policy(tmp_path):
     auc_ref = np.load(tmp_path / "ref" / "outer_auc.npy")
     np.testing.assert_array_equal(np.load(tmp_path / "killed" / "outer_auc.npy"), auc_ref)
     assert len((tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()) == 60
+
+
+def test_truncated_latest_checkpoint_falls_back_to_the_previous(tmp_path, capsys):
+    task = build_task("perceptron", TASK)
+    outer = C.OuterConfig(outer_steps=9, outer_lr=1.0, checkpoint_every=3)
+    ref = optimize(task, INNER, outer, tmp_path, progress=False)["gamma"]
+    latest = tmp_path / "checkpoints" / "9"
+    files = [p for p in latest.rglob("*") if p.is_file() and p.stat().st_size > 0]
+    assert files
+    for p in files:  # cut every file of the newest checkpoint in half
+        data = p.read_bytes()
+        p.write_bytes(data[: len(data) // 2])
+    capsys.readouterr()
+    s = optimize(task, INNER, outer, tmp_path, resume=True, progress=False)
+    err = capsys.readouterr().err
+    assert "checkpoint at outer step 9 is unreadable" in err
+    assert s["resumed_from_outer_step"] == 6
+    np.testing.assert_array_equal(s["gamma"], ref)
