@@ -60,8 +60,19 @@ def _common(p: argparse.ArgumentParser, outer: bool) -> None:
     _add_fields(p, C.InnerConfig, paper.inner, "inner run")
     if outer:
         _add_fields(p, C.OuterConfig, paper.outer, "policy search")
+    p.add_argument("--devices", type=int, default=1,
+                   help="split the example axis over this many devices (n_train must be a multiple)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
+
+
+def _task(args, tcfg):
+    """Build the task and place it on ``--devices`` devices (validated first)."""
+    from learning_law.sharding import example_mesh, shard_task
+    from learning_law.tasks import build_task
+
+    mesh = example_mesh(args.devices)
+    return shard_task(build_task(args.task, tcfg), mesh)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,13 +145,12 @@ def _preset_from_run(folder: Path) -> C.Preset | None:
 def cmd_train(args) -> int:
     from learning_law import policy as P
     from learning_law import record as R
-    from learning_law.tasks import build_task
     from learning_law.train import train
 
     base = None if args.preset or args.policy == "constant" else _preset_from_run(Path(args.policy))
     preset, tcfg, inner, _ = _configs(args, base)
     out = R.prepare_out_dir(args.out, overwrite=args.overwrite)
-    task = build_task(args.task, tcfg)
+    task = _task(args, tcfg)
     gamma, name = P.resolve(args.policy, inner.steps, task.n_train)
     res = train(task, gamma, inner, out=out, policy_name=name, progress=not args.quiet,
                 extra_config={"preset": preset.name})
@@ -153,11 +163,10 @@ def cmd_train(args) -> int:
 def cmd_optimize(args) -> int:
     from learning_law import record as R
     from learning_law.optimize import optimize
-    from learning_law.tasks import build_task
 
     preset, tcfg, inner, outer = _configs(args)
     out = R.prepare_out_dir(args.out, overwrite=args.overwrite, resume=args.resume)
-    task = build_task(args.task, tcfg)
+    task = _task(args, tcfg)
     s = optimize(task, inner, outer, out, resume=args.resume, progress=not args.quiet,
                  extra_config={"preset": preset.name})
     print(f"optimised {s['outer_steps']} outer steps in {s['wall_time_s']:.1f} s "
@@ -170,14 +179,13 @@ def cmd_evaluate(args) -> int:
     from learning_law import policy as P
     from learning_law import record as R
     from learning_law.evaluate import evaluate
-    from learning_law.tasks import build_task
 
     base = None if args.preset else _preset_from_run(Path(args.policy))
     preset, tcfg, inner, _ = _configs(args, base)
     sigma = preset.smooth_sigma if args.smooth_sigma is None else args.smooth_sigma
     if sigma < 0:
         raise UsageError(f"smooth_sigma={sigma} is invalid: allowed >= 0")
-    task = build_task(args.task, tcfg)
+    task = _task(args, tcfg)
     gamma, name = P.resolve(args.policy, inner.steps, task.n_train)
     out = R.prepare_out_dir(args.out, overwrite=args.overwrite, resume=args.resume)
     s = evaluate(task, inner, gamma, out, policy_name=name, smooth_sigma=sigma, progress=not args.quiet,

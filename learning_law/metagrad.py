@@ -29,7 +29,11 @@ from learning_law.tasks.base import PerExampleLoss, PyTree
 
 
 def default_block_size(steps: int) -> int:
-    return max(1, round(math.sqrt(steps)))
+    """About sqrt(T); a divisor of T when one lies within a factor 2 of sqrt(T) (a remainder block makes
+    XLA copy the whole [T, N] gradient once more)."""
+    root = math.sqrt(steps)
+    divisors = [k for k in range(max(1, int(root / 2)), int(2 * root) + 1) if steps % k == 0]
+    return min(divisors, key=lambda k: abs(k - root)) if divisors else max(1, round(root))
 
 
 def dev_curve(

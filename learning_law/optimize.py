@@ -33,12 +33,14 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from learning_law import config as C
+from learning_law import memory as M
 from learning_law import policy as P
 from learning_law import record as R
 from learning_law.errors import NumericalError, UsageError
 from learning_law.inner import lr_schedule
 from learning_law.metagrad import auc_and_grad, auc_of_policy
 from learning_law.progress import bar
+from learning_law.sharding import place_policy
 from learning_law.train import DIVERGENCE_FACTOR
 from learning_law.tasks.base import Task
 from theory.simplex import project_rows_onto_simplex
@@ -58,6 +60,30 @@ def outer_step(loss_fn, gamma, lr, frozen_steps, params0, train, dev, etas, memo
     frozen = (jnp.arange(gamma.shape[0]) < frozen_steps)[:, None]
     new = project_rows_onto_simplex(gamma - lr * grad)
     return jnp.where(frozen, gamma, new), auc
+
+
+def plan(task: Task, gamma, etas, outer: C.OuterConfig, verbose: bool = True, check: bool = True):
+    """Compile the outer step ahead of time, estimate its memory, refuse it if it cannot fit.
+
+    Returns the compiled step ``(gamma, lr, frozen_steps, params0, train, dev, etas) -> (gamma, auc)``.
+    """
+    import sys
+
+    def compiled(memory: str):
+        return outer_step.lower(task.per_example_loss, gamma, np.float32(0), outer.frozen_steps, task.init_params,
+                                task.train, task.dev, etas, memory, outer.block_size).compile()
+
+    step = compiled(outer.memory)
+    est = M.analysis_bytes(step)
+    avail = M.available_bytes()
+    if verbose:
+        print(f"memory estimate ({outer.memory}): {est['total'] / M.GiB:.3f} GiB "
+              f"(temporaries {est['temporaries'] / M.GiB:.3f} GiB)"
+              + (f" of {avail / M.GiB:.1f} GiB available" if avail else ""), file=sys.stderr)
+    if check and avail is not None and est["total"] > 0.9 * avail:
+        others = {m: M.analysis_bytes(compiled(m)) for m in C.MEMORY_STRATEGIES if m != outer.memory}
+        M.check_fits(est, outer.memory, others, avail)
+    return step
 
 
 def _checkpointer(path: Path) -> ocp.CheckpointManager:
@@ -101,7 +127,7 @@ def optimize(
 
     etas = jnp.asarray(lr_schedule(steps, inner.lr, inner.warmup_steps))
     K = outer.outer_steps
-    gamma = jnp.asarray(P.constant(steps, n))
+    gamma = place_policy(P.constant(steps, n), task.mesh)
     auc_hist = np.full(K, np.nan, dtype=np.float32)
     start = 0
     mngr = _checkpointer(ckpt_dir)
@@ -109,7 +135,7 @@ def optimize(
         target = {"gamma": np.zeros((steps, n), np.float32), "auc": auc_hist, "step": np.zeros((), np.int64)}
         start, state = _restore_latest_good(mngr, target, progress)
         if state is not None:
-            gamma, auc_hist = jnp.asarray(state["gamma"]), np.asarray(state["auc"], dtype=np.float32)
+            gamma, auc_hist = place_policy(state["gamma"], task.mesh), np.asarray(state["auc"], dtype=np.float32)
     elif (out / "summary.json").exists():
         (out / "summary.json").unlink()
     _rewrite_metrics(out, auc_hist[:start], outer)
@@ -117,6 +143,7 @@ def optimize(
         mngr.close()
         return _finish(task, inner, outer, out, gamma, etas, auc_hist, wall=0.0)
 
+    step_fn = plan(task, gamma, etas, outer, verbose=progress)
     t0 = time.perf_counter()
     with bar(K, "optimize", progress, unit="outer step") as pbar, open(out / "metrics.jsonl", "a") as log:
         pbar.update(start)
@@ -124,8 +151,8 @@ def optimize(
         try:
             for k in range(start, K):
                 lr = outer_lr(outer, k)
-                new_gamma, auc = outer_step(task.per_example_loss, gamma, lr, outer.frozen_steps, task.init_params,
-                                        task.train, task.dev, etas, outer.memory, outer.block_size)
+                new_gamma, auc = step_fn(gamma, lr, outer.frozen_steps, task.init_params, task.train, task.dev,
+                                         etas)
                 auc = float(auc)
                 if not math.isfinite(auc) or auc > DIVERGENCE_FACTOR * max(float(auc_hist[0] if k else auc), 1.0):
                     raise NumericalError(f"AUC became {auc:.4g} (NaN/inf or diverged) at outer step {k} "

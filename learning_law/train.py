@@ -21,6 +21,7 @@ from learning_law import record as R
 from learning_law.errors import NumericalError
 from learning_law.inner import eval_losses, lr_schedule, run_chunk
 from learning_law.progress import bar
+from learning_law.sharding import place_policy
 from learning_law.tasks.base import Task
 
 
@@ -80,7 +81,7 @@ def train(
         while done < steps:
             c = min(chunk, steps - done)
             params, rec = run_chunk(task.per_example_loss, params, task.train, task.dev, task.test,
-                                    jnp.asarray(gamma[done:done + c]), jnp.asarray(etas[done:done + c]),
+                                    place_policy(gamma[done:done + c], task.mesh), jnp.asarray(etas[done:done + c]),
                                     inner.record_every)
             rec = jax.device_get(rec)
             parts.append(rec)

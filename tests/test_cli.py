@@ -152,3 +152,8 @@ def test_help_lists_every_option_with_its_default(capsys):
     assert "inner steps (paper preset: 2000)" in text and "outer steps of the policy search (paper preset: 500)" in text
     assert main(["list-presets"]) == 0
     assert "paper" in capsys.readouterr().out
+
+
+def test_devices_option_is_validated(tmp_path, capsys):
+    code, text = run(["train", *TINY, "--quiet", "--devices", "64", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "devices=64" in text

@@ -26,6 +26,7 @@ class Task:
         is a static argument of the jitted runs, hashed by identity).
       vocab_size: |V| of the coded symbols (2 for binary labels), for compression ratios.
       config: the task's config dataclass.
+      mesh: the device mesh the train split is sharded over (None: one device); see sharding.py.
     """
 
     name: str
@@ -36,6 +37,7 @@ class Task:
     per_example_loss: PerExampleLoss
     vocab_size: int
     config: Any
+    mesh: Any = None
 
     @property
     def n_train(self) -> int:
