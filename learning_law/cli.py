@@ -34,6 +34,7 @@ HELP = {
     "memory": "what the backward pass stores: full | theta | block (sqrt(T))",
     "block_size": "steps per stored theta for --memory block (0: sqrt(T))",
     "save_every": "save the policy every k outer steps", "checkpoint_every": "checkpoint every k outer steps",
+    "eval_every": "log test AUC and dev/test speed-ups every k outer steps",
 }
 
 

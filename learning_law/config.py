@@ -83,6 +83,7 @@ class OuterConfig:
     block_size: int = 0  # for memory="block": steps per stored theta; 0 -> round(sqrt(T))
     save_every: int = 100  # save the policy gamma every k outer steps (plus the last)
     checkpoint_every: int = 10  # orbax checkpoint of the whole outer state every k outer steps
+    eval_every: int = 10  # every k outer steps, log the test AUC and the dev/test speed-ups of the policy
 
     def __post_init__(self):
         require(isinstance(self.outer_steps, int) and self.outer_steps >= 1, "outer_steps",
@@ -100,6 +101,8 @@ class OuterConfig:
                 self.save_every, "an integer >= 1")
         require(isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 1,
                 "checkpoint_every", self.checkpoint_every, "an integer >= 1")
+        require(isinstance(self.eval_every, int) and self.eval_every >= 1, "eval_every", self.eval_every,
+                "an integer >= 1")
 
 
 @dataclass(frozen=True)

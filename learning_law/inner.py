@@ -103,3 +103,17 @@ def run_chunk(
 def eval_losses(loss_fn: PerExampleLoss, params: PyTree, dev: PyTree, test: PyTree) -> tuple[Array, Array]:
     """(L_dev, L_test) at ``params``."""
     return mean_loss(loss_fn, params, dev), mean_loss(loss_fn, params, test)
+
+
+@partial(jax.jit, static_argnames=("loss_fn",))
+def loss_curves(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev: PyTree, test: PyTree,
+                gamma: Array, etas: Array) -> tuple[Array, Array]:
+    """(L_dev, L_test) at theta_t for t = 0..T: ``[T+1]`` each; forward only, no records."""
+
+    def step(p, xs):
+        g_t, eta_t = xs
+        return gd_step(loss_fn, p, train, g_t, eta_t), eval_losses(loss_fn, p, dev, test)
+
+    params, (dl, tl) = jax.lax.scan(step, params0, (gamma, etas))
+    last_dev, last_test = eval_losses(loss_fn, params, dev, test)
+    return jnp.concatenate([dl, last_dev[None]]), jnp.concatenate([tl, last_test[None]])

@@ -13,6 +13,8 @@ Output folder::
     config.json           task/inner/outer configs, versions
     metrics.jsonl         one line per outer step: step, auc (of the policy before the update), lr
     outer_auc.npy         [K] the same AUCs
+    outer_evals.npy       [K, 4] every eval_every steps, of the updated policy: dev AUC, test AUC,
+                          speed-up on test and on dev over the constant policy (NaN between)
     policies/gamma_KKKKK.npy  the policy after k updates, every save_every outer steps (and the last)
     gamma.npy             the final policy [T, N]
     checkpoints/          orbax checkpoints of the outer state
@@ -37,13 +39,14 @@ from learning_law import memory as M
 from learning_law import policy as P
 from learning_law import record as R
 from learning_law.errors import NumericalError, UsageError
-from learning_law.inner import lr_schedule
+from learning_law.inner import loss_curves, lr_schedule
 from learning_law.metagrad import auc_and_grad, auc_of_policy
 from learning_law.progress import bar
 from learning_law.sharding import place_policy
 from learning_law.train import DIVERGENCE_FACTOR
 from learning_law.tasks.base import Task
 from theory.simplex import project_rows_onto_simplex
+from theory.speedup import speedup_ratio
 
 
 def outer_lr(outer: C.OuterConfig, k: int) -> np.float32:
@@ -129,21 +132,25 @@ def optimize(
     K = outer.outer_steps
     gamma = place_policy(P.constant(steps, n), task.mesh)
     auc_hist = np.full(K, np.nan, dtype=np.float32)
+    evals = np.full((K, len(EVAL_FIELDS)), np.nan, dtype=np.float32)  # row k: after k + 1 updates
     start = 0
     mngr = _checkpointer(ckpt_dir)
     if resume and mngr.all_steps():
-        target = {"gamma": np.zeros((steps, n), np.float32), "auc": auc_hist, "step": np.zeros((), np.int64)}
+        target = {"gamma": np.zeros((steps, n), np.float32), "auc": auc_hist, "evals": evals,
+                  "step": np.zeros((), np.int64)}
         start, state = _restore_latest_good(mngr, target, progress)
         if state is not None:
             gamma, auc_hist = place_policy(state["gamma"], task.mesh), np.asarray(state["auc"], dtype=np.float32)
+            evals = np.asarray(state["evals"], dtype=np.float32)
     elif (out / "summary.json").exists():
         (out / "summary.json").unlink()
-    _rewrite_metrics(out, auc_hist[:start], outer)
+    _rewrite_metrics(out, auc_hist[:start], evals[:start], outer)
     if start >= K:
         mngr.close()
-        return _finish(task, inner, outer, out, gamma, etas, auc_hist, wall=0.0)
+        return _finish(task, inner, outer, out, gamma, etas, auc_hist, evals, wall=0.0)
 
     step_fn = plan(task, gamma, etas, outer, verbose=progress)
+    const_curves = _curves(task, place_policy(P.constant(steps, n), task.mesh), etas)
     t0 = time.perf_counter()
     with bar(K, "optimize", progress, unit="outer step") as pbar, open(out / "metrics.jsonl", "a") as log:
         pbar.update(start)
@@ -160,20 +167,25 @@ def optimize(
                                          f"the checkpoint in {ckpt_dir}: resume with a smaller --outer-lr")
                 gamma, done = new_gamma, k + 1
                 auc_hist[k] = auc
-                log.write(json.dumps({"outer_step": k, "auc": auc, "outer_lr": float(lr)}) + "\n")
+                if done % outer.eval_every == 0 or done == K:
+                    evals[k] = _held_out(const_curves, _curves(task, gamma, etas))
+                log.write(_metrics_line(k, auc, evals[k], outer))
                 log.flush()
                 pbar.update(1)
-                pbar.set_postfix(auc=f"{auc:.5f}")
+                pbar.set_postfix(auc=f"{auc:.5f}", **({} if np.isnan(evals[k, 0]) else
+                                                      {"speedup_test": f"{evals[k, 2]:.2f}x"}))
                 if done % outer.save_every == 0 or done == K:
                     R.save_npy(out / "policies" / f"gamma_{done:05d}.npy", gamma)
                 if done % outer.checkpoint_every == 0 or done == K:
                     mngr.save(done, args=ocp.args.StandardSave(
-                        {"gamma": np.asarray(gamma), "auc": auc_hist, "step": np.asarray(done, np.int64)}))
+                        {"gamma": np.asarray(gamma), "auc": auc_hist, "evals": evals,
+                         "step": np.asarray(done, np.int64)}))
         except KeyboardInterrupt:
             # Keep the finished outer steps: checkpoint the state as it is, then stop.
             if done > start and done % outer.checkpoint_every != 0:
                 try:  # gamma may be a donated buffer if the interrupt came mid-step: then skip
-                    state = {"gamma": np.asarray(gamma), "auc": auc_hist, "step": np.asarray(done, np.int64)}
+                    state = {"gamma": np.asarray(gamma), "auc": auc_hist, "evals": evals,
+                         "step": np.asarray(done, np.int64)}
                     mngr.save(done, args=ocp.args.StandardSave(state))
                     mngr.wait_until_finished()
                 except Exception:  # noqa: BLE001
@@ -182,7 +194,7 @@ def optimize(
             raise
     mngr.wait_until_finished()
     mngr.close()
-    return _finish(task, inner, outer, out, gamma, etas, auc_hist, wall=time.perf_counter() - t0,
+    return _finish(task, inner, outer, out, gamma, etas, auc_hist, evals, wall=time.perf_counter() - t0,
                    resumed_from=start)
 
 
@@ -204,18 +216,39 @@ def _restore_latest_good(mngr: ocp.CheckpointManager, target: dict, verbose: boo
     return 0, None
 
 
-def _rewrite_metrics(out: Path, aucs: np.ndarray, outer: C.OuterConfig) -> None:
-    lines = "".join(json.dumps({"outer_step": k, "auc": float(a), "outer_lr": float(outer_lr(outer, k))}) + "\n"
-                    for k, a in enumerate(aucs))
+EVAL_FIELDS = ("auc_after", "auc_test_after", "speedup_test", "speedup_dev")
+
+
+def _curves(task: Task, gamma, etas) -> tuple[np.ndarray, np.ndarray]:
+    dev, test = loss_curves(task.per_example_loss, task.init_params, task.train, task.dev, task.test, gamma, etas)
+    return np.asarray(dev), np.asarray(test)
+
+
+def _held_out(const: tuple, pol: tuple) -> np.ndarray:
+    """AUC (dev, test) of the updated policy and its speed-ups over the constant policy (test, dev)."""
+    return np.array([pol[0].mean(), pol[1].mean(), speedup_ratio(const[1], pol[1])["speedup"],
+                     speedup_ratio(const[0], pol[0])["speedup"]], dtype=np.float32)
+
+
+def _metrics_line(k: int, auc: float, ev: np.ndarray, outer: C.OuterConfig) -> str:
+    row = {"outer_step": k, "auc": float(auc), "outer_lr": float(outer_lr(outer, k))}
+    if not np.isnan(ev[0]):
+        row.update({name: float(v) for name, v in zip(EVAL_FIELDS, ev)})
+    return json.dumps(row) + "\n"
+
+
+def _rewrite_metrics(out: Path, aucs: np.ndarray, evals: np.ndarray, outer: C.OuterConfig) -> None:
+    lines = "".join(_metrics_line(k, a, e, outer) for k, (a, e) in enumerate(zip(aucs, evals)))
     R.atomic_write(out / "metrics.jsonl", lambda f: f.write(lines.encode()))
 
 
-def _finish(task, inner, outer, out, gamma, etas, auc_hist, wall, resumed_from=0) -> dict:
+def _finish(task, inner, outer, out, gamma, etas, auc_hist, evals, wall, resumed_from=0) -> dict:
     final_auc = float(jax.jit(auc_of_policy, static_argnames=("loss_fn", "memory", "block_size"))(
         task.per_example_loss, task.init_params, task.train, task.dev, gamma, etas))
     gamma = np.asarray(gamma)
     R.save_npy(out / "gamma.npy", gamma)
     R.save_npy(out / "outer_auc.npy", auc_hist)
+    R.save_npy(out / "outer_evals.npy", evals)
     ran = outer.outer_steps - resumed_from
     summary = {
         "finished": True,
@@ -226,6 +259,7 @@ def _finish(task, inner, outer, out, gamma, etas, auc_hist, wall, resumed_from=0
         "seconds_per_outer_step": round(wall / ran, 4) if ran else None,
         "resumed_from_outer_step": resumed_from,
         "zero_weight_share": float(np.mean(gamma == 0)),
+        **{f"final_{name}": float(v) for name, v in zip(EVAL_FIELDS, evals[-1])},
     }
     R.write_json(out / "summary.json", summary)
     return {**summary, "gamma": gamma}

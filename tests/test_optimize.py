@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -31,8 +32,12 @@ def test_outer_loop_lowers_auc_and_keeps_rows_on_simplex(tmp_path):
     assert auc.shape == (12,) and np.all(np.isfinite(auc)) and auc[-1] < auc[0]
     assert sorted(p.name for p in (tmp_path / "policies").iterdir()) == [
         "gamma_00005.npy", "gamma_00010.npy", "gamma_00012.npy"]
-    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert len(lines) == 12
+    evals = np.load(tmp_path / "outer_evals.npy")  # eval_every=10: after 10 and after 12 updates
+    assert [k for k in range(12) if not np.isnan(evals[k, 0])] == [9, 11]
+    assert "speedup_test" in lines[9] and "speedup_test" not in lines[8]
+    assert abs(lines[11]["auc_after"] - s["auc_final"]) < 1e-6
 
 
 def test_linear_schedule_decays_to_zero():
