@@ -41,7 +41,8 @@ def draw(eval_dir: str | Path, out: str | Path | None = None, log: bool = False)
         ax.set_ylim(lo * 0.9, float(const["test_loss"][min(len(t) - 1, max(1, steps // 50))]) * 1.1)
     ax.set_xlabel("inner step t")
     ax.set_ylabel("test loss (nats, desired distribution)")
-    ax.set_title(f"Desired loss: AUC {summary['auc_test_constant']:.4f} -> {summary['auc_test_policy']:.4f}")
+    ax.set_title(f"Test loss (desired distribution): AUC {summary['auc_test_constant']:.4f} -> "
+                 f"{summary['auc_test_policy']:.4f}")
     ax.legend(loc="upper right")
     return save(fig, out or eval_dir / "loss_curves")
 
