@@ -35,6 +35,10 @@ HELP = {
     "block_size": "steps per stored theta for --memory block (0: sqrt(T))",
     "save_every": "save the policy every k outer steps", "checkpoint_every": "checkpoint every k outer steps",
     "eval_every": "log test AUC and dev/test speed-ups every k outer steps",
+    "optimizer": "inner optimiser: gd (the paper's) | sgd | momentum | adam",
+    "batch_size": "examples per inner step from a seeded schedule (0: full batch)",
+    "batch_seed": "seed of the mini-batch schedule", "momentum": "momentum of --optimizer momentum",
+    "b1": "Adam's first-moment decay", "b2": "Adam's second-moment decay", "eps": "Adam's epsilon",
 }
 
 
@@ -45,9 +49,12 @@ def _add_fields(p: argparse.ArgumentParser, cls, defaults, title: str) -> None:
         choices = None
         if f.name == "memory":
             choices = C.MEMORY_STRATEGIES
+        elif f.name == "optimizer":
+            choices = C.INNER_OPTIMIZERS
         elif f.name == "schedule":
             choices = ("linear", "constant")
-        g.add_argument("--" + f.name.replace("_", "-"), type=typ, default=None, choices=choices,
+        names = ["--" + f.name.replace("_", "-")] + (["--inner-opt"] if f.name == "optimizer" else [])
+        g.add_argument(*names, dest=f.name, type=typ, default=None, choices=choices,
                        metavar=None if choices else f.name.upper(),
                        help=f"{HELP.get(f.name, f.name)} (paper preset: {getattr(defaults, f.name)})")
 

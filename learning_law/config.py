@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from learning_law.errors import UsageError, require
 
 MEMORY_STRATEGIES = ("full", "theta", "block")
+INNER_OPTIMIZERS = ("gd", "sgd", "momentum", "adam")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,13 @@ class InnerConfig:
     lr: float = 0.1  # eta
     warmup_steps: int = 0  # eta rises linearly over these steps (0: constant eta)
     record_every: int = 10  # stride of the per-example records (train losses, contributions)
+    optimizer: str = "gd"  # gd (the paper's) | sgd | momentum | adam; see optimizers.py
+    batch_size: int = 0  # examples per step, drawn from a seeded schedule (0: full batch)
+    batch_seed: int = 0  # seed of the mini-batch schedule
+    momentum: float = 0.9  # for optimizer=momentum
+    b1: float = 0.9  # Adam's first-moment decay
+    b2: float = 0.999  # Adam's second-moment decay
+    eps: float = 1e-8  # Adam's epsilon
 
     def __post_init__(self):
         require(isinstance(self.steps, int) and 1 <= self.steps <= 10_000_000, "steps", self.steps,
@@ -69,6 +77,16 @@ class InnerConfig:
                 "warmup_steps", self.warmup_steps, f"an integer in [0, steps={self.steps}]")
         require(isinstance(self.record_every, int) and 1 <= self.record_every <= self.steps,
                 "record_every", self.record_every, f"an integer in [1, steps={self.steps}]")
+        require(self.optimizer in INNER_OPTIMIZERS, "optimizer", self.optimizer, f"one of {INNER_OPTIMIZERS}")
+        require(isinstance(self.batch_size, int) and self.batch_size >= 0, "batch_size", self.batch_size,
+                "an integer >= 0 (0: full batch; at most n_train)")
+        require(isinstance(self.batch_seed, int) and self.batch_seed >= 0, "batch_seed", self.batch_seed,
+                "an integer >= 0")
+        require(math.isfinite(self.momentum) and 0 <= self.momentum < 1, "momentum", self.momentum, "[0, 1)")
+        for name in ("b1", "b2"):
+            v = getattr(self, name)
+            require(math.isfinite(v) and 0 <= v < 1, name, v, "[0, 1)")
+        require(math.isfinite(self.eps) and self.eps > 0, "eps", self.eps, "a finite number > 0")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from learning_law import optimizers as O
 from learning_law.tasks.base import PerExampleLoss, PyTree
 
 
@@ -52,7 +53,15 @@ def contributions(loss_fn: PerExampleLoss, params: PyTree, train: PyTree, dev: P
     return losses, ct
 
 
-@partial(jax.jit, static_argnames=("loss_fn", "record_every"))
+def contributions_along(loss_fn: PerExampleLoss, params: PyTree, train: PyTree, dev: PyTree,
+                        precond: PyTree) -> Array:
+    """CT_P[n] = grad L_dev . P grad l_n for a diagonal preconditioner P (one JVP along P grad L_dev)."""
+    g_dev = jax.grad(lambda p: mean_loss(loss_fn, p, dev))(params)
+    tangent = jax.tree_util.tree_map(lambda a, b: a * b, precond, g_dev)
+    return jax.jvp(lambda p: loss_fn(p, train), (params,), (tangent,))[1]
+
+
+@partial(jax.jit, static_argnames=("loss_fn", "record_every", "opt"))
 def run_chunk(
     loss_fn: PerExampleLoss,
     params: PyTree,
@@ -62,41 +71,65 @@ def run_chunk(
     gamma: Array,
     etas: Array,
     record_every: int,
-) -> tuple[PyTree, dict]:
+    opt: O.InnerOpt = O.GD,
+    opt_state=None,
+    t0=0,
+) -> tuple[PyTree, dict] | tuple[PyTree, object, dict]:
     """Run ``C = gamma.shape[0]`` steps from ``params`` and record along the way.
 
     Args:
       gamma: ``[C, N]`` policy rows of this chunk; etas: ``[C]`` step sizes.
       record_every: K; per-example records are taken at the chunk's steps 0, K, 2K, ...
+      opt, opt_state, t0: the inner optimiser, its state and the index of the chunk's first step
+        (the default is the paper's full-batch GD, which has no state).
 
     Returns:
-      (params after C steps, records) with records ``dev_loss: [C]`` and ``test_loss: [C]`` at the
-      parameters *before* each step, and ``train_loss, ct: [ceil(C/K), N]`` at the recorded steps.
+      (params after C steps, records), or (params, opt_state, records) when ``opt_state`` is given.
+      Records: ``dev_loss: [C]`` and ``test_loss: [C]`` at the parameters *before* each step, and
+      ``train_loss, ct: [ceil(C/K), N]`` at the recorded steps (``ct_precond`` too under Adam).
     """
     steps, n = gamma.shape
+    stateful = opt_state is not None
+    state0 = opt_state if stateful else O.init_state(opt, params)
+    ts = t0 + jnp.arange(steps)
 
-    def step(p, xs):
-        g_t, eta_t = xs
+    def step(carry, xs):
+        p, s = carry
+        g_t, eta_t, t = xs
         out = (mean_loss(loss_fn, p, dev), mean_loss(loss_fn, p, test))
-        return gd_step(loss_fn, p, train, g_t, eta_t), out
+        if opt == O.GD:  # the paper's update, bit for bit
+            return (gd_step(loss_fn, p, train, g_t, eta_t), s), out
+        return O.step(loss_fn, opt, p, s, train, g_t, eta_t, t), out
 
-    def block(p, xs):
+    def block(carry, xs):
+        p, s = carry
         losses, ct = contributions(loss_fn, p, train, dev)
-        p, (dl, tl) = jax.lax.scan(step, p, xs)
-        return p, (dl, tl, losses, ct)
+        rec = {"train_loss": losses, "ct": ct}
+        precond = O.preconditioner(opt, loss_fn, p, s, train, xs[0][0], xs[2][0])
+        if precond is not None:
+            rec["ct_precond"] = contributions_along(loss_fn, p, train, dev, precond)
+        carry, (dl, tl) = jax.lax.scan(step, carry, xs)
+        return carry, (dl, tl, rec)
 
     k = record_every
     full = steps // k
     outs = []
+    carry = (params, state0)
     if full:
-        xs = (gamma[: full * k].reshape(full, k, n), etas[: full * k].reshape(full, k))
-        params, (dl, tl, losses, ct) = jax.lax.scan(block, params, xs)
-        outs.append((dl.reshape(-1), tl.reshape(-1), losses, ct))
+        xs = (gamma[: full * k].reshape(full, k, n), etas[: full * k].reshape(full, k), ts[: full * k].reshape(full, k))
+        carry, (dl, tl, rec) = jax.lax.scan(block, carry, xs)
+        outs.append((dl.reshape(-1), tl.reshape(-1), rec))
     if steps % k:
-        params, (dl, tl, losses, ct) = block(params, (gamma[full * k:], etas[full * k:]))
-        outs.append((dl, tl, losses[None], ct[None]))
-    dl, tl, losses, ct = (jnp.concatenate(parts) for parts in zip(*outs))
-    return params, {"dev_loss": dl, "test_loss": tl, "train_loss": losses, "ct": ct}
+        carry, (dl, tl, rec) = block(carry, (gamma[full * k:], etas[full * k:], ts[full * k:]))
+        outs.append((dl, tl, jax.tree_util.tree_map(lambda a: a[None], rec)))
+    records = {"dev_loss": jnp.concatenate([o[0] for o in outs]),
+               "test_loss": jnp.concatenate([o[1] for o in outs])}
+    for key in outs[0][2]:
+        records[key] = jnp.concatenate([o[2][key] for o in outs])
+    if opt.batch_size:
+        records["batch_idx"] = jax.vmap(lambda t: O.batch_indices(opt, n, t))(ts)
+    params, state = carry
+    return (params, state, records) if stateful else (params, records)
 
 
 @partial(jax.jit, static_argnames=("loss_fn",))
@@ -105,15 +138,17 @@ def eval_losses(loss_fn: PerExampleLoss, params: PyTree, dev: PyTree, test: PyTr
     return mean_loss(loss_fn, params, dev), mean_loss(loss_fn, params, test)
 
 
-@partial(jax.jit, static_argnames=("loss_fn",))
+@partial(jax.jit, static_argnames=("loss_fn", "opt"))
 def loss_curves(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev: PyTree, test: PyTree,
-                gamma: Array, etas: Array) -> tuple[Array, Array]:
+                gamma: Array, etas: Array, opt: O.InnerOpt = O.GD) -> tuple[Array, Array]:
     """(L_dev, L_test) at theta_t for t = 0..T: ``[T+1]`` each; forward only, no records."""
 
-    def step(p, xs):
-        g_t, eta_t = xs
-        return gd_step(loss_fn, p, train, g_t, eta_t), eval_losses(loss_fn, p, dev, test)
+    def step(carry, xs):
+        p, s = carry
+        g_t, eta_t, t = xs
+        return O.step(loss_fn, opt, p, s, train, g_t, eta_t, t), eval_losses(loss_fn, p, dev, test)
 
-    params, (dl, tl) = jax.lax.scan(step, params0, (gamma, etas))
+    ts = jnp.arange(gamma.shape[0])
+    (params, _), (dl, tl) = jax.lax.scan(step, (params0, O.init_state(opt, params0)), (gamma, etas, ts))
     last_dev, last_test = eval_losses(loss_fn, params, dev, test)
     return jnp.concatenate([dl, last_dev[None]]), jnp.concatenate([tl, last_test[None]])

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 from jax import Array
 
 import theory
+from learning_law import optimizers as O
 from learning_law.inner import gd_step, mean_loss
 from learning_law.tasks.base import PerExampleLoss, PyTree
 
@@ -45,49 +46,60 @@ def dev_curve(
     etas: Array,
     memory: str = "theta",
     block_size: int = 0,
+    opt: O.InnerOpt = O.GD,
 ) -> Array:
-    """L_dev(theta_t) for t = 0..T: ``[T+1]``, differentiable in ``gamma: [T, N]``."""
+    """L_dev(theta_t) for t = 0..T: ``[T+1]``, differentiable in ``gamma: [T, N]``.
 
-    def step(p, xs):
-        g_t, eta_t = xs
-        return gd_step(loss_fn, p, train, g_t, eta_t), mean_loss(loss_fn, p, dev)
+    The carry of the scan is (theta_t, optimiser state), so checkpointing stores both (Adam: 3x theta).
+    """
+
+    def step(carry, xs):
+        p, s = carry
+        g_t, eta_t, t = xs
+        if opt == O.GD:
+            nxt = (gd_step(loss_fn, p, train, g_t, eta_t), s)
+        else:
+            nxt = O.step(loss_fn, opt, p, s, train, g_t, eta_t, t)
+        return nxt, mean_loss(loss_fn, p, dev)
 
     steps, n = gamma.shape
+    ts = jnp.arange(steps)
+    carry = (params0, O.init_state(opt, params0))
     if memory == "full":
-        params, losses = jax.lax.scan(step, params0, (gamma, etas))
+        carry, losses = jax.lax.scan(step, carry, (gamma, etas, ts))
     elif memory == "theta":
-        params, losses = jax.lax.scan(jax.checkpoint(step), params0, (gamma, etas))
+        carry, losses = jax.lax.scan(jax.checkpoint(step), carry, (gamma, etas, ts))
     elif memory == "block":
         k = block_size or default_block_size(steps)
         ck_step = jax.checkpoint(step)
 
         @jax.checkpoint
-        def block(p, xs):
-            return jax.lax.scan(ck_step, p, xs)
+        def block(c, xs):
+            return jax.lax.scan(ck_step, c, xs)
 
         full = steps // k
         parts = []
-        params = params0
         if full:
-            xs = (gamma[: full * k].reshape(full, k, n), etas[: full * k].reshape(full, k))
-            params, losses = jax.lax.scan(block, params, xs)
+            xs = (gamma[: full * k].reshape(full, k, n), etas[: full * k].reshape(full, k),
+                  ts[: full * k].reshape(full, k))
+            carry, losses = jax.lax.scan(block, carry, xs)
             parts.append(losses.reshape(-1))
         if steps % k:
-            params, losses = block(params, (gamma[full * k:], etas[full * k:]))
+            carry, losses = block(carry, (gamma[full * k:], etas[full * k:], ts[full * k:]))
             parts.append(losses)
         losses = jnp.concatenate(parts)
     else:
         raise ValueError(f"memory={memory!r} is invalid: allowed 'full', 'theta', 'block'")
-    return jnp.concatenate([losses, mean_loss(loss_fn, params, dev)[None]])
+    return jnp.concatenate([losses, mean_loss(loss_fn, carry[0], dev)[None]])
 
 
-def auc_of_policy(loss_fn, params0, train, dev, gamma, etas, memory="theta", block_size=0) -> Array:
+def auc_of_policy(loss_fn, params0, train, dev, gamma, etas, memory="theta", block_size=0, opt=O.GD) -> Array:
     """AUC(gamma) = mean of :func:`dev_curve` (the one objective used in optimisation and evaluation)."""
-    return theory.auc(dev_curve(loss_fn, params0, train, dev, gamma, etas, memory, block_size))
+    return theory.auc(dev_curve(loss_fn, params0, train, dev, gamma, etas, memory, block_size, opt))
 
 
-@partial(jax.jit, static_argnames=("loss_fn", "memory", "block_size"))
-def auc_and_grad(loss_fn, params0, train, dev, gamma, etas, memory="theta", block_size=0):
+@partial(jax.jit, static_argnames=("loss_fn", "memory", "block_size", "opt"))
+def auc_and_grad(loss_fn, params0, train, dev, gamma, etas, memory="theta", block_size=0, opt=O.GD):
     """(AUC(gamma), dAUC/dgamma: [T, N]) by reverse mode through the scanned run."""
     return jax.value_and_grad(auc_of_policy, argnums=4)(loss_fn, params0, train, dev, gamma, etas,
-                                                        memory, block_size)
+                                                        memory, block_size, opt)

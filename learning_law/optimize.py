@@ -36,6 +36,7 @@ import orbax.checkpoint as ocp
 
 from learning_law import config as C
 from learning_law import memory as M
+from learning_law import optimizers as O
 from learning_law import policy as P
 from learning_law import record as R
 from learning_law.errors import NumericalError, UsageError
@@ -56,16 +57,18 @@ def outer_lr(outer: C.OuterConfig, k: int) -> np.float32:
     return np.float32(outer.outer_lr)
 
 
-@partial(jax.jit, static_argnames=("loss_fn", "memory", "block_size"), donate_argnames=("gamma",))
-def outer_step(loss_fn, gamma, lr, frozen_steps, params0, train, dev, etas, memory="theta", block_size=0):
+@partial(jax.jit, static_argnames=("loss_fn", "memory", "block_size", "opt"), donate_argnames=("gamma",))
+def outer_step(loss_fn, gamma, lr, frozen_steps, params0, train, dev, etas, memory="theta", block_size=0,
+               opt=O.GD):
     """One projected gradient step on ``gamma: [T, N]``; returns (new gamma, AUC of the old one)."""
-    auc, grad = auc_and_grad(loss_fn, params0, train, dev, gamma, etas, memory, block_size)
+    auc, grad = auc_and_grad(loss_fn, params0, train, dev, gamma, etas, memory, block_size, opt)
     frozen = (jnp.arange(gamma.shape[0]) < frozen_steps)[:, None]
     new = project_rows_onto_simplex(gamma - lr * grad)
     return jnp.where(frozen, gamma, new), auc
 
 
-def plan(task: Task, gamma, etas, outer: C.OuterConfig, verbose: bool = True, check: bool = True):
+def plan(task: Task, gamma, etas, outer: C.OuterConfig, verbose: bool = True, check: bool = True,
+         opt: O.InnerOpt = O.GD):
     """Compile the outer step ahead of time, estimate its memory, refuse it if it cannot fit.
 
     Returns the compiled step ``(gamma, lr, frozen_steps, params0, train, dev, etas) -> (gamma, auc)``.
@@ -74,7 +77,7 @@ def plan(task: Task, gamma, etas, outer: C.OuterConfig, verbose: bool = True, ch
 
     def compiled(memory: str):
         return outer_step.lower(task.per_example_loss, gamma, np.float32(0), outer.frozen_steps, task.init_params,
-                                task.train, task.dev, etas, memory, outer.block_size).compile()
+                                task.train, task.dev, etas, memory, outer.block_size, opt).compile()
 
     step = compiled(outer.memory)
     est = M.analysis_bytes(step)
@@ -108,6 +111,8 @@ def optimize(
     steps, n = inner.steps, task.n_train
     if outer.frozen_steps >= steps:
         raise UsageError(f"frozen_steps={outer.frozen_steps} is invalid: allowed [0, steps={steps})")
+    if inner.batch_size > n:
+        raise UsageError(f"batch_size={inner.batch_size} is invalid: allowed [0, n_train={n}]")
     if outer.memory == "block" and outer.block_size > steps:
         raise UsageError(f"block_size={outer.block_size} is invalid: allowed [0, steps={steps}]")
     out = Path(out)
@@ -149,8 +154,9 @@ def optimize(
         mngr.close()
         return _finish(task, inner, outer, out, gamma, etas, auc_hist, evals, wall=0.0)
 
-    step_fn = plan(task, gamma, etas, outer, verbose=progress)
-    const_curves = _curves(task, place_policy(P.constant(steps, n), task.mesh), etas)
+    opt = O.from_config(inner)
+    step_fn = plan(task, gamma, etas, outer, verbose=progress, opt=opt)
+    const_curves = _curves(task, place_policy(P.constant(steps, n), task.mesh), etas, opt)
     t0 = time.perf_counter()
     with bar(K, "optimize", progress, unit="outer step") as pbar, open(out / "metrics.jsonl", "a") as log:
         pbar.update(start)
@@ -168,7 +174,7 @@ def optimize(
                 gamma, done = new_gamma, k + 1
                 auc_hist[k] = auc
                 if done % outer.eval_every == 0 or done == K:
-                    evals[k] = _held_out(const_curves, _curves(task, gamma, etas))
+                    evals[k] = _held_out(const_curves, _curves(task, gamma, etas, opt))
                 log.write(_metrics_line(k, auc, evals[k], outer))
                 log.flush()
                 pbar.update(1)
@@ -219,8 +225,9 @@ def _restore_latest_good(mngr: ocp.CheckpointManager, target: dict, verbose: boo
 EVAL_FIELDS = ("auc_after", "auc_test_after", "speedup_test", "speedup_dev")
 
 
-def _curves(task: Task, gamma, etas) -> tuple[np.ndarray, np.ndarray]:
-    dev, test = loss_curves(task.per_example_loss, task.init_params, task.train, task.dev, task.test, gamma, etas)
+def _curves(task: Task, gamma, etas, opt: O.InnerOpt = O.GD) -> tuple[np.ndarray, np.ndarray]:
+    dev, test = loss_curves(task.per_example_loss, task.init_params, task.train, task.dev, task.test, gamma, etas,
+                            opt)
     return np.asarray(dev), np.asarray(test)
 
 
@@ -243,8 +250,8 @@ def _rewrite_metrics(out: Path, aucs: np.ndarray, evals: np.ndarray, outer: C.Ou
 
 
 def _finish(task, inner, outer, out, gamma, etas, auc_hist, evals, wall, resumed_from=0) -> dict:
-    final_auc = float(jax.jit(auc_of_policy, static_argnames=("loss_fn", "memory", "block_size"))(
-        task.per_example_loss, task.init_params, task.train, task.dev, gamma, etas))
+    final_auc = float(jax.jit(auc_of_policy, static_argnames=("loss_fn", "memory", "block_size", "opt"))(
+        task.per_example_loss, task.init_params, task.train, task.dev, gamma, etas, opt=O.from_config(inner)))
     gamma = np.asarray(gamma)
     R.save_npy(out / "gamma.npy", gamma)
     R.save_npy(out / "outer_auc.npy", auc_hist)

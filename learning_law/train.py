@@ -18,7 +18,8 @@ import theory
 from learning_law import config as C
 from learning_law import policy as P
 from learning_law import record as R
-from learning_law.errors import NumericalError
+from learning_law import optimizers as O
+from learning_law.errors import NumericalError, UsageError
 from learning_law.inner import eval_losses, lr_schedule, run_chunk
 from learning_law.progress import bar
 from learning_law.sharding import place_policy
@@ -71,8 +72,12 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
         R.write_json(out / "config.json", config)
 
+    if inner.batch_size > n:
+        raise UsageError(f"batch_size={inner.batch_size} is invalid: allowed [0, n_train={n}]")
+    opt = O.from_config(inner)
     t0 = time.perf_counter()
     params = task.init_params
+    opt_state = O.init_state(opt, params)
     parts: list[dict] = []
     done = 0
     auc_sum = 0.0
@@ -80,9 +85,10 @@ def train(
     with bar(steps, desc, progress) as pbar:
         while done < steps:
             c = min(chunk, steps - done)
-            params, rec = run_chunk(task.per_example_loss, params, task.train, task.dev, task.test,
-                                    place_policy(gamma[done:done + c], task.mesh), jnp.asarray(etas[done:done + c]),
-                                    inner.record_every)
+            params, opt_state, rec = run_chunk(
+                task.per_example_loss, params, task.train, task.dev, task.test,
+                place_policy(gamma[done:done + c], task.mesh), jnp.asarray(etas[done:done + c]),
+                inner.record_every, opt, opt_state, done)
             rec = jax.device_get(rec)
             parts.append(rec)
             if limit is None:
@@ -118,10 +124,15 @@ def train(
         "gamma_recorded": np.asarray(gamma[record_steps]),
         "params_final": jax.device_get(params),
     }
+    for key in ("ct_precond", "batch_idx"):  # Adam's preconditioned contribution; the mini-batch schedule
+        if key in parts[0]:
+            result[key] = np.concatenate([p[key] for p in parts])
     result["summary"] = summarize(dev_loss, test_loss, task.vocab_size, wall)
     if out is not None:
-        for key in ("dev_loss", "test_loss", "train_loss", "ct", "record_steps", "gamma_recorded"):
-            R.save_npy(out / f"{key}.npy", result[key])
+        for key in ("dev_loss", "test_loss", "train_loss", "ct", "record_steps", "gamma_recorded", "ct_precond",
+                    "batch_idx"):
+            if key in result:
+                R.save_npy(out / f"{key}.npy", result[key])
         leaves = jax.tree_util.tree_flatten_with_path(result["params_final"])[0]
         R.save_npz(out / "params_final.npz", **{jax.tree_util.keystr(k): v for k, v in leaves})
         R.write_json(out / "summary.json", result["summary"])
