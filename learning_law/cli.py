@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train under a policy and write a run record")
     _common(p, outer=False)
-    p.add_argument("--policy", default="constant", help="'constant', a .npy [T, N], or an optimize folder")
+    p.add_argument("--policy", default="constant",
+                   help="'constant', a .npy [T, N], an optimize folder, or online:NAME[:k=v,...] with NAME in "
+                        "equalize | greedy | loss | dropneg")
     p.add_argument("--out", required=True, help="run folder to write")
 
     p = sub.add_parser("optimize", help="search the policy minimising the AUC of the dev loss")
@@ -102,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="train constant vs a policy and measure the speed-up")
     _common(p, outer=False)
-    p.add_argument("--policy", required=True, help="an optimize folder or a .npy [T, N]")
+    p.add_argument("--policy", required=True,
+                   help="an optimize folder, a .npy [T, N], or online:NAME[:k=v,...] (equalize | greedy | loss | dropneg)")
     p.add_argument("--smooth-sigma", type=float, default=None,
                    help="Gaussian smoothing (steps) for the second speed-up number (default: preset's)")
     p.add_argument("--out", required=True, help="folder for both runs and the comparison")
@@ -155,13 +158,20 @@ def cmd_train(args) -> int:
     from learning_law import record as R
     from learning_law.train import train
 
-    base = None if args.preset or args.policy == "constant" else _preset_from_run(Path(args.policy))
+    from learning_law import online as OL
+
+    online = OL.parse_spec(args.policy) if OL.is_online(args.policy) else None
+    base = None if args.preset or args.policy == "constant" or online else _preset_from_run(Path(args.policy))
     preset, tcfg, inner, _ = _configs(args, base)
     out = R.prepare_out_dir(args.out, overwrite=args.overwrite)
     task = _task(args, tcfg)
-    gamma, name = P.resolve(args.policy, inner.steps, task.n_train)
-    res = train(task, gamma, inner, out=out, policy_name=name, progress=not args.quiet,
-                extra_config={"preset": preset.name})
+    if online:
+        res = OL.train_online(task, online[0], inner, out=out, progress=not args.quiet,
+                              extra_config={"preset": preset.name}, **online[1])
+    else:
+        gamma, name = P.resolve(args.policy, inner.steps, task.n_train)
+        res = train(task, gamma, inner, out=out, policy_name=name, progress=not args.quiet,
+                    extra_config={"preset": preset.name})
     s = res["summary"]
     print(f"trained {s['steps']} steps in {s['wall_time_s']:.2f} s: AUC {s['auc']:.5f}, final dev loss "
           f"{s['final_dev_loss']:.5f}, final test loss {s['final_test_loss']:.5f} -> {out}")
@@ -188,16 +198,22 @@ def cmd_evaluate(args) -> int:
     from learning_law import record as R
     from learning_law.evaluate import evaluate
 
-    base = None if args.preset else _preset_from_run(Path(args.policy))
+    from learning_law import online as OL
+
+    online = OL.parse_spec(args.policy) if OL.is_online(args.policy) else None
+    base = None if args.preset or online else _preset_from_run(Path(args.policy))
     preset, tcfg, inner, _ = _configs(args, base)
     sigma = preset.smooth_sigma if args.smooth_sigma is None else args.smooth_sigma
     if sigma < 0:
         raise UsageError(f"smooth_sigma={sigma} is invalid: allowed >= 0")
     task = _task(args, tcfg)
-    gamma, name = P.resolve(args.policy, inner.steps, task.n_train)
+    if online:
+        gamma, name = None, args.policy
+    else:
+        gamma, name = P.resolve(args.policy, inner.steps, task.n_train)
     out = R.prepare_out_dir(args.out, overwrite=args.overwrite, resume=args.resume)
     s = evaluate(task, inner, gamma, out, policy_name=name, smooth_sigma=sigma, progress=not args.quiet,
-                 extra_config={"preset": preset.name}, resume=args.resume)
+                 extra_config={"preset": preset.name}, resume=args.resume, online=online)
     extra = f" (smoothed, sigma={sigma:g}: {s['speedup_smoothed']:.2f}x)" if "speedup_smoothed" in s else ""
     print(f"speed-up {s['speedup']:.2f}x{extra}; AUC constant {s['auc_constant']:.5f} vs policy "
           f"{s['auc_policy']:.5f}; CR (bits) {s['cr_bits_constant']:.3f} -> {s['cr_bits_policy']:.3f} -> {out}")

@@ -30,6 +30,7 @@ def evaluate(
     progress: bool = True,
     extra_config: dict | None = None,
     resume: bool = False,
+    online: tuple[str, dict] | None = None,
 ) -> dict:
     """Train under the constant policy and under ``gamma``; compare them. Returns the summary.
 
@@ -37,7 +38,8 @@ def evaluate(
     back instead of trained again.
     """
     out = Path(out)
-    gamma = P.validate(gamma, inner.steps, task.n_train, name=f"policy {policy_name!r}")
+    if online is None:
+        gamma = P.validate(gamma, inner.steps, task.n_train, name=f"policy {policy_name!r}")
     R.write_json(out / "config.json", {"kind": "evaluate", "task": task.name,
                                        "task_config": C.asdict(task.config), "inner": C.asdict(inner),
                                        "policy": policy_name, "smooth_sigma": smooth_sigma,
@@ -50,10 +52,18 @@ def evaluate(
             runs[name] = R.load_run(sub)
             continue
         (sub / "summary.json").unlink(missing_ok=True)
+        if name == "policy" and online is not None:
+            from learning_law.online import train_online
+
+            runs[name] = train_online(task, online[0], inner, out=sub, progress=progress,
+                                      extra_config=extra_config, **online[1])
+            continue
         runs[name] = train(task, g, inner, out=sub, policy_name=label, progress=progress,
                            desc=f"evaluate {name}", extra_config=extra_config)
     summary = compare(runs["constant"], runs["policy"], smooth_sigma)
     summary["policy"] = policy_name
+    if "time_ratio_vs_constant" in runs["policy"]["summary"]:
+        summary["time_ratio_vs_constant"] = runs["policy"]["summary"]["time_ratio_vs_constant"]
     R.write_json(out / "summary.json", summary)
     return summary
 

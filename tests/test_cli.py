@@ -157,3 +157,16 @@ def test_help_lists_every_option_with_its_default(capsys):
 def test_devices_option_is_validated(tmp_path, capsys):
     code, text = run(["train", *TINY, "--quiet", "--devices", "64", "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "devices=64" in text
+
+
+def test_online_policy_through_train_and_evaluate(tmp_path, capsys):
+    code, text = run(["train", *TINY, "--quiet", "--policy", "online:greedy", "--out", str(tmp_path / "t")], capsys)
+    assert code == 0, text
+    assert np.load(tmp_path / "t" / "gamma.npy").shape == (40, 32)
+    code, text = run(["evaluate", *TINY, "--quiet", "--policy", "online:equalize:tau=0.02",
+                      "--out", str(tmp_path / "e")], capsys)
+    assert code == 0, text
+    s = json.loads((tmp_path / "e" / "summary.json").read_text())
+    assert s["time_ratio_vs_constant"] > 0 and s["auc_policy"] < s["auc_constant"]
+    code, text = run(["train", *TINY, "--quiet", "--policy", "online:bogus", "--out", str(tmp_path / "b")], capsys)
+    assert code == 2 and "online:equalize" in text
