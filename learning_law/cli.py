@@ -15,7 +15,7 @@ from pathlib import Path
 from learning_law import config as C
 from learning_law.errors import NumericalError, UsageError
 
-TASK_FIELDS = {f.name for f in dataclasses.fields(C.PerceptronConfig)}
+TASK_CLASSES = C.task_config_classes()
 INNER_FIELDS = {f.name for f in dataclasses.fields(C.InnerConfig)}
 OUTER_FIELDS = {f.name for f in dataclasses.fields(C.OuterConfig)}
 
@@ -42,10 +42,10 @@ HELP = {
 }
 
 
-def _add_fields(p: argparse.ArgumentParser, cls, defaults, title: str) -> None:
+def _add_fields(p: argparse.ArgumentParser, cls, defaults, title: str, fields=None) -> None:
     g = p.add_argument_group(f"{title} (default: the preset's; shown for --preset paper)")
-    for f in dataclasses.fields(cls):
-        typ = {"int": int, "float": float, "str": str, "float | None": float}[str(f.type)]
+    for f in fields if fields is not None else dataclasses.fields(cls):
+        typ = {"int": int, "float": float, "str": str, "float | None": float, "bool": _bool}[str(f.type)]
         choices = None
         if f.name == "memory":
             choices = C.MEMORY_STRATEGIES
@@ -59,12 +59,25 @@ def _add_fields(p: argparse.ArgumentParser, cls, defaults, title: str) -> None:
                        help=f"{HELP.get(f.name, f.name)} (paper preset: {getattr(defaults, f.name)})")
 
 
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def _common(p: argparse.ArgumentParser, outer: bool) -> None:
-    p.add_argument("--task", default="perceptron", choices=sorted(C.PRESETS), help="task (default: perceptron)")
+    p.add_argument("--task", default="perceptron", choices=sorted(TASK_CLASSES), help="task (default: perceptron)")
     p.add_argument("--preset", default=None,
-                   help="named settings: paper | cpu | tiny (default: paper, or the policy run's own settings)")
+                   help="named settings (learning-law list-presets; default: paper, or the policy run's own)")
     paper = C.PRESETS["perceptron"]["paper"]
-    _add_fields(p, C.PerceptronConfig, paper.task, "task")
+    seen: set[str] = set()
+    for task, cls in TASK_CLASSES.items():
+        defaults = C.PRESETS[task]["paper"].task
+        fields = [f for f in dataclasses.fields(cls) if f.name not in seen]
+        seen.update(f.name for f in fields)
+        _add_fields(p, cls, defaults, f"task {task}", fields)
     _add_fields(p, C.InnerConfig, paper.inner, "inner run")
     if outer:
         _add_fields(p, C.OuterConfig, paper.outer, "policy search")
@@ -132,7 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _configs(args, base: C.Preset | None = None):
     preset = base or C.get_preset(args.task, args.preset or "paper")
     vals = vars(args)
-    task = C.override(preset.task, **{k: vals.get(k) for k in TASK_FIELDS})
+    own = {f.name for f in dataclasses.fields(type(preset.task))}
+    others = {f.name for cls in TASK_CLASSES.values() for f in dataclasses.fields(cls)} - own
+    given = sorted(k for k in others if vals.get(k) is not None)
+    if given:
+        raise UsageError(f"option(s) {', '.join('--' + k.replace('_', '-') for k in given)} do not apply to "
+                         f"task {args.task!r}")
+    task = C.override(preset.task, **{k: vals.get(k) for k in own})
     inner = C.override(preset.inner, **{k: vals.get(k) for k in INNER_FIELDS})
     outer = C.override(preset.outer, **{k: vals.get(k) for k in OUTER_FIELDS if k in vals})
     return preset, task, inner, outer
@@ -149,7 +168,7 @@ def _preset_from_run(folder: Path) -> C.Preset | None:
     if cfg.get("kind") != "optimize":
         return None
     base = C.get_preset(cfg["task"], cfg.get("preset") or "paper")
-    return dataclasses.replace(base, task=C.from_dict(C.PerceptronConfig, cfg["task_config"]),
+    return dataclasses.replace(base, task=C.from_dict(TASK_CLASSES[cfg["task"]], cfg["task_config"]),
                                inner=C.from_dict(C.InnerConfig, cfg["inner"]))
 
 

@@ -163,6 +163,19 @@ PRESETS: dict[str, dict[str, Preset]] = {
 }
 
 
+def task_config_classes() -> dict[str, type]:
+    """{task name: its config dataclass}; tasks with heavy imports are added when importable."""
+    out: dict[str, type] = {"perceptron": PerceptronConfig}
+    try:
+        from learning_law.tasks.lm import LMConfig, LM_PRESETS
+
+        out["lm"] = LMConfig
+        PRESETS.setdefault("lm", LM_PRESETS)
+    except ImportError:  # the LM task is optional until its module exists
+        pass
+    return out
+
+
 def get_preset(task: str, name: str) -> Preset:
     """The preset ``name`` of ``task``, or a UsageError listing the available ones."""
     if task not in PRESETS:
