@@ -20,7 +20,7 @@ from learning_law import record as R
 from learning_law.evaluate import evaluate
 from learning_law.optimize import optimize
 from learning_law.tasks import build_task
-from plots import loss_curves, outer_progress, speedup_progress
+from plots import gamma_cdf, gamma_heatmap, loss_curves, outer_progress, speedup_progress
 
 # The paper's headline numbers for this experiment (../shared/PAPER.md section 4), shown beside ours.
 PAPER = {"speedup": 5.50, "auc_constant": 0.25, "auc_policy": 0.15, "cr_paper_constant": 4.0,
@@ -57,6 +57,8 @@ def reproduce(preset: str, out: str | Path, *, resume: bool = False, overwrite: 
         "loss_curves_log": loss_curves.draw(ev_dir, out / "figures" / "loss_curves_log", log=True),
         "outer_progress": outer_progress.draw(opt_dir, out / "figures" / "outer_progress"),
         "speedup_progress": speedup_progress.draw(opt_dir, out / "figures" / "speedup_progress"),
+        "gamma_heatmap": gamma_heatmap.draw(ev_dir / "policy", out / "figures" / "gamma_heatmap"),
+        "gamma_cdf": gamma_cdf.draw(ev_dir / "policy", out / "figures" / "gamma_cdf"),
     }
     report = out / "report.md"
     text = _report(preset, p, opt, ev, figs, out, time.perf_counter() - t0)
@@ -125,6 +127,10 @@ Wall time of this invocation (finished parts reused with --resume are not counte
 ![policy search]({rel(figs['outer_progress'][0])})
 
 ![speed-up during the search]({rel(figs['speedup_progress'][0])})
+
+![policy heat-map]({rel(figs['gamma_heatmap'][0])})
+
+![weights of well-learned examples]({rel(figs['gamma_cdf'][0])})
 
 (PDF versions beside the PNGs.)
 
