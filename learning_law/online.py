@@ -80,7 +80,7 @@ from learning_law.inner import eval_losses, lr_schedule, mean_loss, run_chunk
 from learning_law.policy import constant as constant_policy
 from learning_law.progress import bar
 from learning_law.tasks.base import PerExampleLoss, PyTree, Task
-from learning_law.train import DIVERGENCE_FACTOR, _chunk_size, _save_partial, summarize
+from learning_law.train import _chunk_size, _save_partial, check_chunk, save_record, summarize
 
 PREFIX = "online:"
 
@@ -371,14 +371,8 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
                                              jnp.asarray(etas[done:done + c]))
             rec = jax.device_get(rec)
             parts.append(rec)
-            if limit is None:
-                limit = DIVERGENCE_FACTOR * max(float(rec["dev_loss"][0]), 1.0)
-            bad = ~np.isfinite(rec["dev_loss"]) | ~np.isfinite(rec["test_loss"]) | (rec["dev_loss"] > limit)
-            if bad.any():
-                step = done + int(np.argmax(bad))
-                _save_partial(out, parts, step)
-                raise NumericalError(f"dev loss became NaN/inf or diverged at inner step {step} under {label} "
-                                     f"(lr={inner.lr}): try a smaller --lr or a smaller tau")
+            limit = check_chunk(rec, done, limit, parts, out, f"{label}, lr={inner.lr}",
+                                "try a smaller --lr or a smaller tau")
             auc_sum += float(rec["dev_loss"].sum())
             done += c
             pbar.update(c)
@@ -413,11 +407,7 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
                        time_ratio_vs_constant=(run_time / steps) / per_const)
     result["summary"] = summary
     if out is not None:
-        for k in ("dev_loss", "test_loss", "train_loss", "ct", "record_steps", "gamma_recorded", "gamma"):
-            R.save_npy(out / f"{k}.npy", result[k])
-        leaves = jax.tree_util.tree_flatten_with_path(result["params_final"])[0]
-        R.save_npz(out / "params_final.npz", **{jax.tree_util.keystr(k): v for k, v in leaves})
-        R.write_json(out / "summary.json", summary)
+        save_record(out, result)
     return result
 
 

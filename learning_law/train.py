@@ -91,17 +91,7 @@ def train(
                 inner.record_every, opt, opt_state, done)
             rec = jax.device_get(rec)
             parts.append(rec)
-            if limit is None:
-                limit = DIVERGENCE_FACTOR * max(float(rec["dev_loss"][0]), 1.0)
-            bad = ~np.isfinite(rec["dev_loss"]) | ~np.isfinite(rec["test_loss"]) | (rec["dev_loss"] > limit)
-            if bad.any():
-                step = done + int(np.argmax(bad))
-                _save_partial(out, parts, step)
-                what = ("became NaN/inf" if not np.isfinite(rec["dev_loss"][step - done]) else
-                        f"diverged ({rec['dev_loss'][step - done]:.3g} > {DIVERGENCE_FACTOR:g} x the initial loss)")
-                where = f"; the finite part of the curves is in {out}/partial_*.npy" if out else ""
-                raise NumericalError(f"dev loss {what} at inner step {step} (lr={inner.lr}): try a smaller "
-                                     f"--lr{where}")
+            limit = check_chunk(rec, done, limit, parts, out, f"lr={inner.lr}", "try a smaller --lr")
             auc_sum += float(rec["dev_loss"].sum())
             done += c
             pbar.update(c)
@@ -129,14 +119,41 @@ def train(
             result[key] = np.concatenate([p[key] for p in parts])
     result["summary"] = summarize(dev_loss, test_loss, task.vocab_size, wall)
     if out is not None:
-        for key in ("dev_loss", "test_loss", "train_loss", "ct", "record_steps", "gamma_recorded", "ct_precond",
-                    "batch_idx"):
-            if key in result:
-                R.save_npy(out / f"{key}.npy", result[key])
-        leaves = jax.tree_util.tree_flatten_with_path(result["params_final"])[0]
-        R.save_npz(out / "params_final.npz", **{jax.tree_util.keystr(k): v for k, v in leaves})
-        R.write_json(out / "summary.json", result["summary"])
+        save_record(out, result)
     return result
+
+
+RECORD_ARRAYS = ("dev_loss", "test_loss", "train_loss", "ct", "record_steps", "gamma_recorded", "ct_precond",
+                 "batch_idx", "gamma")
+
+
+def save_record(out: Path, result: dict) -> None:
+    """Write a run's arrays, final parameters and, last, its summary.json (the 'finished' mark)."""
+    for key in RECORD_ARRAYS:
+        if key in result:
+            R.save_npy(out / f"{key}.npy", result[key])
+    leaves = jax.tree_util.tree_flatten_with_path(result["params_final"])[0]
+    R.save_npz(out / "params_final.npz", **{jax.tree_util.keystr(k): v for k, v in leaves})
+    R.write_json(out / "summary.json", result["summary"])
+
+
+def check_chunk(rec: dict, done: int, limit: float | None, parts: list, out, setting: str, hint: str) -> float:
+    """Stop the run at the first NaN/inf or diverged loss of a chunk (saving the finite part first).
+
+    Returns the divergence limit, fixed from the first chunk's initial loss.
+    """
+    if limit is None:
+        limit = DIVERGENCE_FACTOR * max(float(rec["dev_loss"][0]), 1.0)
+    bad = ~np.isfinite(rec["dev_loss"]) | ~np.isfinite(rec["test_loss"]) | (rec["dev_loss"] > limit)
+    if bad.any():
+        step = done + int(np.argmax(bad))
+        _save_partial(out, parts, step)
+        value = rec["dev_loss"][step - done]
+        what = ("became NaN/inf" if not np.isfinite(value) else
+                f"diverged ({value:.3g} > {DIVERGENCE_FACTOR:g} x the initial loss)")
+        where = f"; the finite part of the curves is in {out}/partial_*.npy" if out else ""
+        raise NumericalError(f"dev loss {what} at inner step {step} ({setting}): {hint}{where}")
+    return limit
 
 
 def summarize(dev_loss: np.ndarray, test_loss: np.ndarray, vocab_size: int, wall: float) -> dict:
