@@ -27,6 +27,12 @@ class Task:
       vocab_size: |V| of the coded symbols (2 for binary labels), for compression ratios.
       config: the task's config dataclass.
       mesh: the device mesh the train split is sharded over (None: one device); see sharding.py.
+      symbol_probs: optional pure ``(params, batch) -> (probs [n, S, V], symbols [n, S] int32,
+        mask [n, S] bool)``: the model's predictive distribution over the |V| symbols of each of the S
+        coded positions of every example, the symbols actually there and which positions are real
+        (padding is not coded). ``-log probs[symbols]`` summed over the mask equals the per-example loss
+        times the number of real positions (mean-token losses) or the loss itself (S = 1). Used by the
+        arithmetic coder (``learning-law compress``). Module-level function, like ``per_example_loss``.
     """
 
     name: str
@@ -38,6 +44,7 @@ class Task:
     vocab_size: int
     config: Any
     mesh: Any = None
+    symbol_probs: Callable | None = None
 
     @property
     def n_train(self) -> int:
