@@ -26,6 +26,19 @@ def perceptron_loss(params: dict, batch: dict) -> Array:
     return jax.nn.softplus(logits) - batch["y"] * logits
 
 
+def perceptron_symbol_probs(params: dict, batch: dict) -> tuple[Array, Array, Array]:
+    """The coded symbol of an example is its label (S = 1, V = 2): ``p(y = 1) = sigmoid(x . w)``.
+
+    Returns ``probs [n, 1, 2]``, ``symbols [n, 1]`` int32 and ``mask [n, 1]`` (all True). Both
+    probabilities come from ``sigmoid(+-a)`` (not ``1 - sigmoid(a)``), so ``-log probs[y]`` equals
+    :func:`perceptron_loss` to float32 precision even for confident predictions.
+    """
+    logits = batch["x"] @ params["w"]
+    probs = jnp.stack([jax.nn.sigmoid(-logits), jax.nn.sigmoid(logits)], axis=-1)[:, None, :]
+    symbols = batch["y"].astype(jnp.int32)[:, None]
+    return probs, symbols, jnp.ones(symbols.shape, dtype=bool)
+
+
 def make_perceptron(cfg) -> Task:
     """Generate the perceptron task from ``cfg`` (a :class:`~learning_law.config.PerceptronConfig`)."""
     k_teacher, k_train, k_dev, k_test, k_noise, k_init = jax.random.split(jax.random.key(cfg.seed), 6)
@@ -54,4 +67,5 @@ def make_perceptron(cfg) -> Task:
         per_example_loss=perceptron_loss,
         vocab_size=2,
         config=cfg,
+        symbol_probs=perceptron_symbol_probs,
     )
