@@ -173,6 +173,11 @@ class Encoder:
         self.count = 0
         self._done = False
 
+    @property
+    def size_bytes(self) -> int:
+        """Approximate size of the code so far in bytes (written plus pending); for progress displays."""
+        return len(self._out) + self._pending
+
     def _shift_low(self) -> None:
         low = self.low
         if low < (0xFF << (WINDOW_BITS - 8)) or low >= FULL:
