@@ -18,6 +18,11 @@ the dev inputs; the coded symbols are the stream) and decodes each step's symbol
 model; the stream is lossless when the decoded symbols equal the coded ones (``roundtrip_ok``). The
 model's distribution at a position depends only on theta_t and, for the LM, on the tokens before it,
 which a sequential decoder has already recovered; we compute those distributions in one batched pass.
+
+What the code does not count: the decoder's side information (train split, dev inputs, theta_0, the
+settings and the policy). For the constant policy that is a short program, as in the paper's "tiny
+training code"; an optimised gamma is a stored ``[T, N]`` array, searched on these same dev examples,
+whose own description length is not included in ``coded_bits``.
 """
 
 from __future__ import annotations
