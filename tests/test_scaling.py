@@ -128,7 +128,8 @@ def test_eq9_derivation_and_root_finding():
     T = np.array([100.0, 4000.0, 1e5, 1e7])
     B1, b1, B2, b2 = 3.16e8, 0.12, 1.99e7, 0.14
     eq9 = S.acceleration_ratio_eq9(T, B1, b1, B2, b2)
-    root = S.acceleration_ratio_root(T, lambda t: S.scaling_law(t, 0.0, B1, b1), lambda t: S.scaling_law(t, 0.0, B2, b2))
+    root = S.acceleration_ratio_root(T, lambda t: S.scaling_law(t, 0.0, B1, b1),
+                                     lambda t: S.scaling_law(t, 0.0, B2, b2))
     np.testing.assert_allclose(eq9, root, rtol=1e-9)
     np.testing.assert_allclose(S.acceleration_ratio(T, 0.0, B1, b1, 0.0, B2, b2), eq9, rtol=1e-12)
     # Brute force: the first integer step of curve 2 at or below curve 1's loss at T = 4000.
@@ -153,7 +154,8 @@ def test_acceleration_ratio_when_the_level_is_never_reached():
     # Curve 2's asymptote 0.5 lies above curve 1's loss at T = 1e4 (0.1 + 0.1): AR = 0 (t* = inf).
     ar = S.acceleration_ratio([10.0, 1e4, 0.0], 0.1, 1e3, 1.0, 0.5, 10.0, 1.0)
     assert ar[0] > 0 and ar[1] == 0.0 and np.isnan(ar[2])
-    root = S.acceleration_ratio_root([1e4], lambda t: S.scaling_law(t, 0.1, 1e3, 1.0), lambda t: S.scaling_law(t, 0.5, 10.0, 1.0))
+    root = S.acceleration_ratio_root([1e4], lambda t: S.scaling_law(t, 0.1, 1e3, 1.0),
+                                     lambda t: S.scaling_law(t, 0.5, 10.0, 1.0))
     assert root[0] == 0.0
     assert S.acceleration_ratio(np.ones((2, 3)), 0.1, 10.0, 1.0, 0.0, 1.0, 1.0).shape == (2, 3)
 

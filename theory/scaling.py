@@ -417,7 +417,8 @@ def _paper_select(x, L, L0_grid, refine: bool):
             return float(rr[0]) if np.isfinite(rr[0]) and sl[0] < 0 else 1.0
 
         if hi > lo:
-            res = minimize_scalar(neg_score, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12 * max(hi, 1e-300)})
+            res = minimize_scalar(neg_score, bounds=(lo, hi), method="bounded",
+                                  options={"xatol": 1e-12 * max(hi, 1e-300)})
             if res.fun < best[3]:
                 sl, ic, rr = _paper_regression(x, L, [res.x])
                 best = (float(res.x), float(-sl[0]), float(ic[0]), float(rr[0]))
