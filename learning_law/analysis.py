@@ -153,8 +153,8 @@ def law_of_run(run_dir: str | Path, until_loss: float | None = None, *, frozen_s
     out["kkt_reason"] = cert["kkt_reason"]
     if cert["kkt_residual"] is not None:
         adj = LAW.support_stats(run["gamma_recorded"], cert["act"][steps])
-        out["sim_adjoint_mean"] = LAW._nanmean(adj["sim_t"])
-        out["act_cv_support"] = LAW._nanmean(adj["ct_cv_support_t"])
+        out["sim_adjoint_mean"] = LAW.finite_mean(adj["sim_t"])
+        out["act_cv_support"] = LAW.finite_mean(adj["ct_cv_support_t"])
         out["auc_adjoint"] = cert["auc_adjoint"]
         out["frozen_steps"] = cert["frozen_steps"]
         per["kkt_residual_t"] = cert["kkt_residual_t"][steps]

@@ -147,5 +147,5 @@ def test_kkt_residual_drops_along_projected_gradient_descent(tiny_task):
     assert all(b < a for a, b in zip(residuals, residuals[1:])), residuals
     assert residuals[-1] < 0.6 * residuals[0], residuals
     # projecting a row with its own gradient step changes nothing at a KKT point
-    np.testing.assert_allclose(project_rows_onto_simplex(jnp.array([[0.3, 0.7, 0.0]]) - 0.1 * jnp.array([[1.0, 1.0, 3.0]])),
-                               [[0.3, 0.7, 0.0]], atol=1e-6)
+    kkt_point, its_grad = jnp.array([[0.3, 0.7, 0.0]]), jnp.array([[1.0, 1.0, 3.0]])
+    np.testing.assert_allclose(project_rows_onto_simplex(kkt_point - 0.1 * its_grad), kkt_point, atol=1e-6)

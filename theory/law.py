@@ -84,7 +84,8 @@ def loss_rate(dev_loss: np.ndarray, etas: np.ndarray, steps: np.ndarray) -> np.n
     return (dev_loss[steps] - dev_loss[steps + 1]) / etas[steps]
 
 
-def _nanmean(x: np.ndarray) -> float:
+def finite_mean(x: np.ndarray) -> float:
+    """Mean of the finite entries of ``x`` (NaN when there are none)."""
     x = np.asarray(x, dtype=np.float64)
     x = x[np.isfinite(x)]
     return float(x.mean()) if x.size else float("nan")
@@ -142,8 +143,8 @@ def law_table(
         rel = per["ct_support_rel_dev_t"][mask]
         rel = rel[np.isfinite(rel)]
         return {
-            f"sim_mean{suffix}": _nanmean(per["sim_t"][mask]),
-            f"ct_cv_support{suffix}": _nanmean(per["ct_cv_support_t"][mask]),
+            f"sim_mean{suffix}": finite_mean(per["sim_t"][mask]),
+            f"ct_cv_support{suffix}": finite_mean(per["ct_cv_support_t"][mask]),
             f"zero_share_negative_ct{suffix}": (float(per["n_zero_negative_ct"][mask].sum() / n_neg)
                                                 if n_neg else float("nan")),
             f"ct_to_neg_dldt_ratio{suffix}": float(np.median(finite_ratio)) if finite_ratio.size else float("nan"),
