@@ -1,0 +1,143 @@
+r"""Exact optimality certificate of a policy for the discrete problem (paper Section 2, Eq. 6).
+
+The problem: over policies whose rows lie on the probability simplex :math:`\Delta_N`, minimise
+
+.. math:: \mathrm{AUC}(\gamma) = \frac{1}{T+1} \sum_{t=0}^{T} L(\theta_t), \qquad
+          \theta_{t+1} = \theta_t - \eta_t \nabla_\theta \sum_n \gamma_{t,n}\, l_n(\theta_t)
+
+(plain full-batch gradient descent; :mod:`theory.objective` fixes the AUC convention).
+
+**Adjoint.** With :math:`\lambda_t = \partial \mathrm{AUC} / \partial \theta_t` (total derivative),
+
+.. math:: \lambda_T = \frac{\nabla L(\theta_T)}{T+1}, \quad
+          \lambda_t = \frac{\nabla L(\theta_t)}{T+1} + (I - \eta_t H_t)\, \lambda_{t+1}, \quad
+          \frac{\partial \mathrm{AUC}}{\partial \gamma_{t,n}} = -\eta_t\, \lambda_{t+1} \cdot \nabla l_n(\theta_t),
+
+:math:`H_t = \nabla^2 \sum_n \gamma_{t,n} l_n(\theta_t)`. :func:`adjoint_gradient` runs this recursion by
+hand: a forward ``lax.scan`` stores every :math:`\theta_t`, a reverse scan applies :math:`H_t` by one
+Hessian-vector product (``jax.jvp`` of the gradient) and gets all N products
+:math:`\lambda_{t+1} \cdot \nabla l_n` by one ``jax.jvp`` of the N losses (no per-example gradients).
+It never differentiates the whole run, so it is an independent check of :mod:`learning_law.metagrad`.
+
+**KKT conditions** on the product of simplices. :math:`\gamma` is a first-order stationary point iff for
+every row t there is :math:`\mu_t` with :math:`g_{t,n} = \mu_t` where :math:`\gamma_{t,n} > 0` and
+:math:`g_{t,n} \ge \mu_t` where :math:`\gamma_{t,n} = 0` (:math:`g = \partial \mathrm{AUC}/\partial\gamma`):
+equal gradient on the support, no smaller off it, i.e. all the weight sits on the minimisers of
+:math:`g_t`. Because :math:`g_{t,n} = -\eta_t \lambda_{t+1} \cdot \nabla l_n(\theta_t)`, this is the
+*discrete-time Learning Law*: the adjoint-weighted contribution :math:`\lambda_{t+1} \cdot \nabla l_n(\theta_t)`
+(the effect of example n at step t on the whole remaining AUC) is equal on the support and no larger off
+it. The paper's :math:`CT_{t,n} = \nabla L(\theta_t) \cdot \nabla l_n(\theta_t)` replaces
+:math:`\lambda_{t+1}` by the current dev gradient; the two differ in discrete time.
+
+:func:`kkt_residual` measures the violation by the Frank-Wolfe (duality) gap of each row, scaled by the
+gap of the uniform row under the same gradient:
+
+.. math:: r_t = \frac{\sum_n \gamma_{t,n} g_{t,n} - \min_n g_{t,n}}
+                     {\frac1N \sum_n g_{t,n} - \min_n g_{t,n}} \;\ge 0 .
+
+:math:`r_t = 0` iff row t satisfies the KKT conditions; :math:`r_t = 1` when, to first order, row t is no
+better placed than uniform weighting; it is invariant to :math:`g \to a g + b` (a > 0), continuous in
+:math:`\gamma` (a tiny weight on a bad example costs a tiny residual) and defined as 0 when all
+:math:`g_{t,n}` are equal. The numerator is the largest first-order decrease of the AUC available by moving
+row t's weight, so it is the natural stationarity measure on a simplex.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+PyTree = Any
+PerExampleLoss = Callable[[PyTree, PyTree], Array]  # (params, batch with leading axis n) -> [n]
+
+
+def _tree_axpy(a, x, y):
+    """a * x + y on pytrees."""
+    return jax.tree_util.tree_map(lambda u, v: a * u + v, x, y)
+
+
+@partial(jax.jit, static_argnames=("loss_fn",))
+def auc_and_adjoint(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev: PyTree, gamma: Array,
+                    etas: Array) -> tuple[Array, Array, Array]:
+    r"""(AUC, dAUC/dgamma ``[T, N]``, adjoint contributions ``[T, N]``) by the hand-written adjoint recursion.
+
+    Plain full-batch gradient descent only (no momentum, Adam or mini-batches). Memory: all T parameter
+    vectors are stored (O(T |theta|)); fine for the perceptron, not for long runs of a large model.
+
+    Args:
+      loss_fn: per-example loss ``(params, batch) -> [n]``.
+      params0: theta_0 (pytree).
+      train: batch of the N training examples (leading axis N); dev: the desired examples.
+      gamma: ``[T, N]`` policy; etas: ``[T]`` step sizes.
+
+    Returns:
+      ``auc``: mean_{t=0..T} L(theta_t); ``grad``: dAUC/dgamma[t, n] = -eta_t lambda_{t+1} . grad l_n(theta_t);
+      ``act``: the adjoint-weighted contributions :math:`(T+1)\, \lambda_{t+1} \cdot \nabla l_n(\theta_t)`
+      (scaled so that at t = T-1 they equal :math:`\nabla L(\theta_T) \cdot \nabla l_n(\theta_{T-1})`).
+    """
+    steps = gamma.shape[0]
+    scale = 1.0 / (steps + 1)
+
+    def dev_loss(p):
+        return jnp.mean(loss_fn(p, dev))
+
+    def weighted_grad(p, g_t):
+        return jax.grad(lambda q: jnp.dot(g_t, loss_fn(q, train)))(p)
+
+    def forward(p, xs):
+        g_t, eta_t = xs
+        return _tree_axpy(-eta_t, weighted_grad(p, g_t), p), (p, dev_loss(p))
+
+    theta_T, (thetas, losses) = jax.lax.scan(forward, params0, (gamma, etas))
+    loss_T, lam_T = jax.value_and_grad(dev_loss)(theta_T)
+    lam_T = jax.tree_util.tree_map(lambda x: scale * x, lam_T)
+    auc = (jnp.sum(losses) + loss_T) * scale
+
+    def backward(lam_next, xs):
+        p, g_t, eta_t = xs
+        # lambda_{t+1} . grad l_n(theta_t) for all n at once.
+        dots = jax.jvp(lambda q: loss_fn(q, train), (p,), (lam_next,))[1]
+        # H_t lambda_{t+1}: forward-over-reverse Hessian-vector product.
+        hvp = jax.jvp(lambda q: weighted_grad(q, g_t), (p,), (lam_next,))[1]
+        g_dev = jax.grad(dev_loss)(p)
+        lam = jax.tree_util.tree_map(lambda gd, ln, hv: scale * gd + ln - eta_t * hv, g_dev, lam_next, hvp)
+        return lam, dots
+
+    _, dots = jax.lax.scan(backward, lam_T, (thetas, gamma, etas), reverse=True)
+    return auc, -etas[:, None] * dots, dots / scale
+
+
+def adjoint_gradient(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev: PyTree, gamma: Array,
+                     etas: Array) -> Array:
+    """dAUC/dgamma: ``[T, N]`` for plain GD by the adjoint recursion (see :func:`auc_and_adjoint`)."""
+    return auc_and_adjoint(loss_fn, params0, train, dev, gamma, etas)[1]
+
+
+def kkt_residual(gamma: Array, grad: Array) -> tuple[Array, Array]:
+    r"""Per-row KKT residual ``[T]`` and a run-level scalar for ``gamma, grad: [T, N]``.
+
+    Row t: :math:`r_t = (\gamma_t \cdot g_t - \min_n g_{t,n}) / (\bar g_t - \min_n g_{t,n})` (module
+    docstring); 0 when all entries of :math:`g_t` are equal. Run level:
+    :math:`\sum_t (\gamma_t \cdot g_t - \min g_t) / \sum_t (\bar g_t - \min g_t)`, the total first-order
+    gap relative to that of the uniform policy under the same gradients (1 for the constant policy).
+
+    >>> import jax.numpy as jnp
+    >>> r, total = kkt_residual(jnp.array([[0.5, 0.5, 0.0], [1/3, 1/3, 1/3]]),
+    ...                         jnp.array([[1.0, 1.0, 2.0], [0.0, 1.0, 2.0]]))
+    >>> [round(float(x), 6) for x in r], round(float(total), 6)
+    ([0.0, 1.0], 0.75)
+    """
+    gamma = jnp.asarray(gamma)
+    grad = jnp.asarray(grad)
+    gmin = jnp.min(grad, axis=-1)
+    gap = jnp.sum(gamma * grad, axis=-1) - gmin
+    uniform = jnp.mean(grad, axis=-1) - gmin
+    safe = jnp.where(uniform > 0, uniform, 1.0)
+    rows = jnp.where(uniform > 0, jnp.maximum(gap, 0.0) / safe, 0.0)
+    total_u = jnp.sum(uniform)
+    total = jnp.where(total_u > 0, jnp.sum(jnp.maximum(gap, 0.0)) / jnp.where(total_u > 0, total_u, 1.0), 0.0)
+    return rows, total
