@@ -5,15 +5,33 @@ Modules, one per concept of the paper (Gu et al., 2024, arXiv 2402.17759):
 - :mod:`theory.objective`  -- AUC of the desired loss, code length in bits, compression ratio.
 - :mod:`theory.speedup`    -- speed-up of one loss curve over another (T / t*).
 - :mod:`theory.simplex`    -- exact Euclidean projection of policy rows onto the probability simplex.
+- :mod:`theory.law`        -- Learning Law statistics: SIM, spread of CT on the support, gamma = 0 among
+  CT < 0, CT vs -dL/dt (Theorem 3.1, Section 4.4-4.5).
+- :mod:`theory.certificate` -- exact adjoint gradient of the AUC and the KKT residual on the simplices.
+- :mod:`theory.coding`     -- an exact arithmetic (range) coder: prequential code length made real (App. A).
+- :mod:`theory.scaling`    -- scaling law of the loss curve (Eq. 8), its fits with bootstrap intervals,
+  acceleration ratio (Eq. 9), Chinchilla L(N, D).
 """
 
-from theory import objective, simplex, speedup
+from theory import certificate, coding, law, objective, scaling, simplex, speedup
+from theory.certificate import adjoint_gradient, auc_and_adjoint, kkt_residual
+from theory.law import law_table
 from theory.objective import auc, code_length_bits, compression_ratio_bits, compression_ratio_paper
+from theory.scaling import (acceleration_ratio, acceleration_ratio_eq9, fit_chinchilla, fit_paper,
+                            fit_scaling_law, scaling_law)
 from theory.simplex import project_rows_onto_simplex
 from theory.speedup import speedup_ratio
 
 __all__ = [
+    "certificate",
+    "law",
+    "adjoint_gradient",
+    "auc_and_adjoint",
+    "kkt_residual",
+    "law_table",
+    "coding",
     "objective",
+    "scaling",
     "simplex",
     "speedup",
     "auc",
@@ -22,4 +40,10 @@ __all__ = [
     "compression_ratio_paper",
     "project_rows_onto_simplex",
     "speedup_ratio",
+    "acceleration_ratio",
+    "acceleration_ratio_eq9",
+    "fit_chinchilla",
+    "fit_paper",
+    "fit_scaling_law",
+    "scaling_law",
 ]
