@@ -146,10 +146,14 @@ PRESETS: dict[str, dict[str, Preset]] = {
             "paper", PerceptronConfig(), InnerConfig(), PAPER_OUTER, smooth_sigma=20.0,
             description="The paper's sizes: d=128, N=4096, dev/test 512, T=2000, eta=0.1, 500 outer steps "
                         "(about 5 minutes on a 2-core CPU)."),
+        # With 512 desired examples the search over-fits them (dev speed-up 9.8x, test 0.66x after 500
+        # steps); with 4096 the dev and test speed-ups agree, and a constant outer lr keeps improving both
+        # to the end (measured: 6.6x test / 7.3x dev after 500 steps, vs 4.9x / 5.3x with the linear decay).
         "paper-dev4096": Preset(
-            "paper-dev4096", PerceptronConfig(n_dev=4096), InnerConfig(), PAPER_OUTER, smooth_sigma=20.0,
-            description="The paper's sizes but 4096 desired (dev) examples: with 512 the policy over-fits "
-                        "the dev set and its test speed-up collapses."),
+            "paper-dev4096", PerceptronConfig(n_dev=4096), InnerConfig(),
+            OuterConfig(outer_lr=0.5, schedule="constant"), smooth_sigma=20.0,
+            description="The paper's sizes but 4096 desired (dev) examples and a constant outer lr: with 512 "
+                        "the policy over-fits the dev set and its test speed-up collapses (about 6 minutes)."),
         "cpu": Preset(
             "cpu", PerceptronConfig(n_train=1024, n_dev=2048), InnerConfig(steps=1000),
             OuterConfig(outer_steps=300, outer_lr=0.5, save_every=50), smooth_sigma=10.0,
