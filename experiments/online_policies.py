@@ -27,69 +27,59 @@ from learning_law import config as C
 from learning_law import online as O
 from learning_law import policy as P
 from learning_law import record as R
+from learning_law.inner import lr_schedule
 from learning_law.tasks import build_task
 from learning_law.train import train
 
 TARGET_FRACTION, TARGET_COST = 0.5, 1.5  # issue 9: half the optimised speed-up at <= 1.5x the time
 
 
-def law_stats(gamma: np.ndarray, ct: np.ndarray) -> dict:
-    """Learning-Law statistics of a run at its recorded steps; ``gamma, ct: [T', N]``.
+def law_stats(gamma: np.ndarray, ct: np.ndarray, record_steps: np.ndarray, dev_loss: np.ndarray,
+              etas: np.ndarray, until_loss: float | None) -> dict:
+    """Learning-Law statistics of a run at its recorded steps (:func:`theory.law.law_table`).
 
-    SIM_t = (sum_n gamma CT) / s_t with s_t the standard deviation of CT on the support around that
-    weighted mean (denominator |support| - 1), as in the paper's Section 4.4; SIM = mean over t (steps
-    with a support of one example or s_t = 0 are left out). CV_t = s_t / |weighted mean|, its mean over
-    t. ``zero_share_neg`` = share of (t, n) with gamma = 0 among those with CT < 0 (Property 4.1).
+    SIM (paper Section 4.4), the coefficient of variation of CT on the support and the share of gamma = 0
+    among the examples with CT < 0 (Property 4.1), averaged over the recorded steps before the run
+    reaches ``until_loss`` (the constant policy's final dev loss), as in the paper's analysis.
     """
-    gamma = np.asarray(gamma, np.float64)
-    ct = np.asarray(ct, np.float64)
-    sims, cvs = [], []
-    for g, c in zip(gamma, ct):
-        on = g > 0
-        if on.sum() < 2:
-            continue
-        mean = float(np.dot(g, c))
-        s = float(np.sqrt(np.sum((c[on] - mean) ** 2) / (on.sum() - 1)))
-        if s > 0:
-            sims.append(mean / s)
-            cvs.append(s / abs(mean) if mean else np.inf)
-    neg = ct < 0
-    return {"sim": float(np.mean(sims)) if sims else None,
-            "cv_ct_support": float(np.mean(cvs)) if cvs else None,
-            "zero_share_neg": float(np.mean(gamma[neg] == 0)) if neg.any() else None,
-            "support_share": float(np.mean(gamma > 0))}
+    _, run = theory.law.law_table(gamma, ct, record_steps, dev_loss, etas, until_loss=until_loss)
+    pick = lambda key: run.get(f"{key}_until", run.get(key))  # noqa: E731
+    return {"sim": pick("sim_mean"), "cv_ct_support": pick("ct_cv_support"),
+            "zero_share_neg": pick("zero_share_negative_ct"), "support_share": run.get("support_fraction")}
 
 
-def _row(name: str, run: dict, const: dict, cost: float, cost_note: str) -> dict:
+def _row(name: str, run: dict, const: dict, cost: float, cost_note: str, etas: np.ndarray) -> dict:
     test = theory.speedup_ratio(const["test_loss"], run["test_loss"])
     dev = theory.speedup_ratio(const["dev_loss"], run["dev_loss"])
     return {"policy": name, "speedup_test": test["speedup"], "speedup_dev": dev["speedup"],
             "auc_dev": run["summary"]["auc"], "auc_test": run["summary"]["auc_test"],
             "final_test_loss": run["summary"]["final_test_loss"], "cost_vs_constant": cost,
-            "cost_note": cost_note, **law_stats(run["gamma_recorded"], run["ct"])}
+            "cost_note": cost_note, **law_stats(run["gamma_recorded"], run["ct"], run["record_steps"], run["dev_loss"], etas,
+                         float(const["dev_loss"][-1]))}
 
 
 def run(preset: str, out: str | Path, optimized: str | None = None, seed: int | None = None,
-        progress: bool = True, hparams: dict | None = None) -> Path:
+        progress: bool = True, hparams: dict | None = None, task_name: str = "perceptron") -> Path:
     """Train every policy into ``out`` and write the table; returns the path of report.md."""
-    p = C.get_preset("perceptron", preset)
+    p = C.get_preset(task_name, preset)
     task_cfg = p.task if seed is None else dataclasses.replace(p.task, seed=seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    task = build_task("perceptron", task_cfg)
+    task = build_task(task_name, task_cfg)
     inner = p.inner
+    etas = lr_schedule(inner.steps, inner.lr, inner.warmup_steps)
     extra = {"preset": preset, "experiment": "online_policies"}
     t0 = time.perf_counter()
     const = train(task, P.constant(inner.steps, task.n_train), inner, out=out / "constant", progress=progress,
                   desc="constant", extra_config=extra)
-    rows = [_row("constant", const, const, 1.0, "reference")]
+    rows = [_row("constant", const, const, 1.0, "reference", etas)]
     for name in O.POLICIES:
         hp = (hparams or {}).get(name, {})
         res = O.train_online(task, name, inner, out=out / f"online_{name}", progress=progress, extra_config=extra,
                              **hp)
         s = res["summary"]
         # Steady-state time per step over constant training's, both measured in the same process.
-        rows.append(_row(O.PREFIX + name, res, const, s["time_ratio_vs_constant"], "per step, compiled"))
+        rows.append(_row(O.PREFIX + name, res, const, s["time_ratio_vs_constant"], "per step, compiled", etas))
         rows[-1]["wall_time_s"] = s["wall_time_s"]
         rows[-1]["hparams"] = s["hparams"]
     opt_info = None
@@ -101,11 +91,11 @@ def run(preset: str, out: str | Path, optimized: str | None = None, seed: int | 
         search = R.read_json(opt_sum).get("wall_time_s") if opt_sum.exists() else None
         # Its training costs a constant run; finding it cost the whole search (outer loop).
         cost = (search + const["summary"]["wall_time_s"]) / const["summary"]["wall_time_s"] if search else None
-        rows.append(_row("optimized", res, const, cost, "search + training"))
+        rows.append(_row("optimized", res, const, cost, "search + training", etas))
         opt_info = {"path": label, "search_wall_time_s": search}
     rows[0]["wall_time_s"] = const["summary"]["wall_time_s"]
     verdict = _verdict(rows)
-    data = {"preset": preset, "task_config": C.asdict(task_cfg), "inner": C.asdict(inner), "rows": rows,
+    data = {"task": task_name, "preset": preset, "task_config": C.asdict(task_cfg), "inner": C.asdict(inner), "rows": rows,
             "optimized": opt_info, "law_stats_source": _law_source(), "target": verdict,
             "wall_time_s": round(time.perf_counter() - t0, 2)}
     R.write_json(out / "online_policies.json", data)
@@ -116,8 +106,9 @@ def run(preset: str, out: str | Path, optimized: str | None = None, seed: int | 
 
 
 def _law_source() -> str:
-    return ("computed in experiments/online_policies.py (law_stats): SIM_t = weighted mean of CT on the "
-            "support / its standard deviation there, at the recorded steps")
+    return ("theory.law.law_table: SIM_t = weighted mean of CT on the support / its standard deviation there; "
+            "CV = that standard deviation / |weighted mean|; averages over the recorded steps before the run "
+            "reaches the constant policy's final dev loss")
 
 
 def _verdict(rows: list[dict]) -> dict | None:
@@ -138,8 +129,10 @@ def _f(x, digits=3):
 
 
 def _report(data: dict) -> str:
-    lines = [f"# Online policies vs constant and optimised (perceptron, preset {data['preset']})", "",
-             f"d = {data['task_config']['dim']}, N = {data['task_config']['n_train']}, "
+    size = (f"d = {data['task_config']['dim']}, " if "dim" in data["task_config"] else
+            f"seq_len = {data['task_config'].get('seq_len')}, |V| = {data['task_config'].get('vocab_size')}, ")
+    lines = [f"# Online policies vs constant and optimised ({data['task']}, preset {data['preset']})", "",
+             f"{size}N = {data['task_config']['n_train']}, "
              f"T = {data['inner']['steps']}, eta = {data['inner']['lr']}, task seed {data['task_config']['seed']}.",
              "Speed-up = T / t* against the constant run (theory.speedup_ratio), on the test loss (held-out draw "
              "of the desired distribution) and on the dev loss (the data the policies see through CT; optimistic). "
@@ -171,12 +164,14 @@ def _report(data: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="output folder (one run record per policy, report.md)")
-    ap.add_argument("--preset", default="paper", help="perceptron preset: paper | cpu | tiny (default paper)")
+    ap.add_argument("--task", default="perceptron", help="perceptron | lm (default perceptron)")
+    ap.add_argument("--preset", default="paper", help="the task's preset, e.g. paper | cpu | tiny (default paper)")
     ap.add_argument("--optimized", default=None, help="folder (or .npy) of a policy from 'learning-law optimize'")
     ap.add_argument("--seed", type=int, default=None, help="task seed (default: the preset's)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
-    report = run(args.preset, args.out, args.optimized, seed=args.seed, progress=not args.quiet)
+    report = run(args.preset, args.out, args.optimized, seed=args.seed, progress=not args.quiet,
+                 task_name=args.task)
     print(report.read_text())
     return 0
 
