@@ -235,6 +235,8 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
         ("abs(dB/B) (paper's value computed from its Table 1)", paper_dB, ch.get("dB_over_B"), None),
         ("abs(dbeta/beta) (likewise)", paper_dbeta, ch.get("dbeta_over_beta"), None),
         ("acceleration ratio at T predicted by Eq. 9 (paper's fits)", None, (ch.get("ar_eq9") or [None])[0], None),
+        ("acceleration ratio at T from the paper's fits with their L0 (measured: the speed-up)", None,
+         (ch.get("ar_l0") or [None])[0], None),
         ("SIM (mean_t SIM_t), constant", None, law["constant"].get("sim_mean"), None),
         ("SIM, optimised", None, law["policy"].get("sim_mean"), None),
         ("share of gamma = 0 among CT < 0, optimised (property 4.1)", None,

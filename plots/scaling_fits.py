@@ -117,10 +117,13 @@ def fit_evaluate(eval_dir: str | Path, curve: str = "test", t_min: float | None 
     return table
 
 
-def _interval(lo_hi) -> str:
+def _interval(lo_hi, value: float | None = None) -> str:
+    """' [lo, hi]', with a dagger when the estimate lies outside its own bootstrap interval."""
     lo, hi = lo_hi
-    return "" if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)) else \
-        f" [{fmt(lo)}, {fmt(hi)}]"
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return ""
+    outside = value is not None and math.isfinite(value) and not (lo <= value <= hi)
+    return f" [{fmt(lo)}, {fmt(hi)}]" + (" (†)" if outside else "")
 
 
 def markdown(table: dict) -> str:
@@ -136,9 +139,9 @@ def markdown(table: dict) -> str:
                 lines.append(f"| {m} | {name} | fit failed: {p['error']} | | | |")
                 continue
             l0 = f"{fmt(p['L0'])}" + ("" if table.get("l0_fixed") is not None and m == "paper"
-                                      else _interval(p["L0_interval"]))
-            lines.append(f"| {m} | {name} | {l0} | {fmt(p['B'])}{_interval(p['B_interval'])} | "
-                         f"{fmt(p['beta'])}{_interval(p['beta_interval'])} | {p['r2']:.4f} |")
+                                      else _interval(p["L0_interval"], p["L0"]))
+            lines.append(f"| {m} | {name} | {l0} | {fmt(p['B'])}{_interval(p['B_interval'], p['B'])} | "
+                         f"{fmt(p['beta'])}{_interval(p['beta_interval'], p['beta'])} | {p['r2']:.4f} |")
     lines += ["", "| method | abs(dB/B) | abs(dbeta/beta) | " +
               " | ".join(f"AR Eq. 9 at {m} T" for m in HORIZONS) + " | " +
               " | ".join(f"AR with L0 at {m} T" for m in HORIZONS) + " |",
@@ -154,6 +157,10 @@ def markdown(table: dict) -> str:
     lines += ["", f"Measured speed-up at T (T / t*, {table['curve']} loss): {fmt(table['measured_speedup'])}.",
               "AR with L0 = 0 means the optimised run's fitted asymptote is above the constant run's loss at "
               "that horizon (the fit predicts it never catches up)."]
+    if "(†)" in "\n".join(lines):
+        lines.append("(†) the estimate lies outside its own bootstrap interval: the resampled curves select a "
+                     "different L0 / t0 branch, a sign that Eq. 8 describes this curve poorly (see r^2); treat "
+                     "those coefficients with caution.")
     return "\n".join(lines) + "\n"
 
 

@@ -48,7 +48,7 @@ def draw(opt_dir: str | Path, out: str | Path | None = None, sim_key: str = "sim
     cr = np.array([np.nan if c.get("cr_paper") is None else c["cr_paper"] for c in cps], np.float64)
     sim = np.array([np.nan if c.get(sim_key) is None else c[sim_key] for c in cps], np.float64)
     steps = [c["outer_step"] for c in cps]
-    fig, ax = new_figure(6.0, 4.2)
+    fig, ax = new_figure(6.4, 5.0)
     cmap, norm = checkpoint_colors(steps)
     sc = ax.scatter(cr, sim, c=steps, cmap=cmap, norm=norm, s=36, zorder=3, edgecolor="black", lw=0.5,
                     label="one policy per outer checkpoint")
@@ -59,19 +59,21 @@ def draw(opt_dir: str | Path, out: str | Path | None = None, sim_key: str = "sim
         x = np.linspace(np.nanmin(cr), np.nanmin([hi, np.nanmax(cr) + 0.5 * np.ptp(cr[np.isfinite(cr)])]), 400)
         x = x[x < res["b"]]
         se = lambda key: f" +- {fmt(res[key + '_se'], 2)}" if np.isfinite(res[key + "_se"]) else ""  # noqa: E731
-        label = (f"fit SIM = k ln(a / (b - CR)): k = {fmt(res['k'])}{se('k')},\n"
-                 f"a = {fmt(res['a'])}{se('a')}, b = {fmt(res['b'])}{se('b')}; R^2 = {res['r2']:.3f}")
+        if res["asymptote_identified"]:
+            label = (f"fit SIM = k ln(a / (b - CR)): k = {fmt(res['k'])}{se('k')}, a = {fmt(res['a'])}{se('a')},"
+                     f" b = {fmt(res['b'])}{se('b')}; R^2 = {res['r2']:.3f}")
+        else:  # the parameters run off together; their values say nothing, the verdict does
+            label = (f"fit SIM = k ln(a / (b - CR)), R^2 = {res['r2']:.3f}: these points do not locate the "
+                     f"asymptote b\n(b = {fmt(res['b'])}{se('b')}; SIM about linear in CR)")
         ax.plot(x, sim_cr_curve(x, res["k"], res["a"], res["b"]), color=COLORS["fit"], lw=1.3, label=label)
         if res["asymptote_identified"]:
             ax.axvline(res["b"], color=COLORS["fit"], ls=":", lw=1.2, label=f"asymptote CR = b = {fmt(res['b'])}")
-        else:
-            ax.plot([], [], " ", label="asymptote not located by these points\n(SIM about linear in CR)")
     else:
         ax.plot([], [], " ", label=f"no fit: {res['error']}")
     ax.set_xlabel("compression ratio CR (paper's: log2|V| / mean loss)")
     ax.set_ylabel(SIM_KEYS.get(sim_key, sim_key))
     ax.set_title("SIM vs compression ratio (Learning Law, Fig. 3B / 7)")
-    ax.legend(fontsize=7.5, loc="upper left")
+    fig.legend(fontsize=7.5, loc="outside lower center")  # below the axes: points are never hidden
     stem = Path(out) if out else opt_dir / "sim_vs_cr"
     paths = save(fig, stem)
     write_json(stem.with_suffix(".json"), res)

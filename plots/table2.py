@@ -20,7 +20,7 @@ import numpy as np
 
 from learning_law.errors import UsageError
 from learning_law.record import atomic_write, read_json, write_json
-from plots.common import COLORS, fmt, new_figure, save
+from plots.common import COLORS, fmt, new_figure, plain_log_ticks, save
 from plots.scaling_fits import fit_evaluate
 
 METHODS = ("paper", "robust")
@@ -83,14 +83,16 @@ def draw(eval_dirs, out: str | Path | None = None, curve: str = "test", n_boot: 
         hi = np.array([r["changes"][m]["ar_eq9_interval"][0][1] if "error" not in r["changes"][m] else np.nan
                        for r in rows], np.float64)
         ax.plot(T, ar, "o" + ls, color=COLORS["policy" if m == "paper" else "constant"],
-                label=f"Eq. 9 at T from the {m} fits")
+                label=f"Eq. 9 at T from the {m} fits (shaded: 95% interval)")
         if np.any(np.isfinite(lo)):
             ax.fill_between(T, lo, hi, color=COLORS["policy" if m == "paper" else "constant"], alpha=0.12, lw=0)
     ax.set_xscale("log")
+    ax.set_yscale("log")
+    plain_log_ticks(ax.yaxis)
     ax.set_xticks(T, [f"T={int(t)}\nN={r['N']}" for t, r in zip(T, rows)])
     ax.minorticks_off()
     ax.set_xlabel("size of the run (T and N grow together)")
-    ax.set_ylabel("acceleration ratio T / t*")
+    ax.set_ylabel("acceleration ratio T / t* (log)")
     ax.set_title("Acceleration ratio as T and N grow (Table 2)")
     ax.legend(fontsize=8)
     stem = Path(out) if out else eval_dirs[0].parent / "table2"
