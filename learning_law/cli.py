@@ -125,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="reuse finished runs in --out")
 
     p = sub.add_parser("reproduce", help="optimise, evaluate, draw the figures and write report.md")
-    p.add_argument("experiment", choices=["perceptron"], help="which experiment of the paper")
+    p.add_argument("experiment", choices=[e for e in ("perceptron", "lm") if e in TASK_CLASSES],
+                   help="which experiment of the paper")
     p.add_argument("--preset", default="cpu", help="cpu | paper | tiny (default: cpu)")
     p.add_argument("--out", required=True, help="folder for everything")
     p.add_argument("--resume", action="store_true", help="reuse finished parts in --out")
@@ -240,9 +241,10 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from experiments.perceptron import reproduce
+    import importlib
 
     C.get_preset(args.experiment, args.preset)
+    reproduce = importlib.import_module(f"experiments.{args.experiment}").reproduce
     report = reproduce(args.preset, args.out, resume=args.resume, overwrite=args.overwrite,
                        progress=not args.quiet)
     print(f"report: {report}")

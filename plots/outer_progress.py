@@ -3,37 +3,42 @@
     python -m plots.outer_progress OPT_DIR [--out STEM]
 
 OPT_DIR is a folder written by ``learning-law optimize``. CR here is the paper's convention
-(log2|V| / mean loss in nats, computed from the AUC over t = 0..T).
+(log2|V| / mean loss in nats, computed from the AUC over t = 0..T; |V| from the task, see
+:func:`plots.common.log2_vocab`). When OPT_DIR/trajectory.json exists (``learning-law law OPT_DIR``),
+the saved policies' exact CR (over t = 1..T, from their retrained runs) are drawn as markers.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import json
 from pathlib import Path
 
 import numpy as np
 
-from learning_law.record import read_json
-from plots.common import COLORS, new_figure, save
+from plots.common import COLORS, log2_vocab, new_figure, save
 
 
 def draw(opt_dir: str | Path, out: str | Path | None = None) -> list[str]:
     opt_dir = Path(opt_dir)
     auc = np.load(opt_dir / "outer_auc.npy")
-    cfg = read_json(opt_dir / "config.json")
-    vocab = 2 if cfg["task"] == "perceptron" else int(cfg.get("vocab_size", 2))
-    k = np.arange(auc.shape[0])
+    bits = log2_vocab(opt_dir)
+    k = np.arange(auc.shape[0])  # row k: the AUC of the policy before update k
     fig, ax = new_figure()
     ax.plot(k, auc, color=COLORS["policy"], label="AUC (mean dev loss, nats)")
     ax.set_xlabel("outer step")
     ax.set_ylabel("AUC of the dev loss (nats)")
     ax2 = ax.twinx()
-    ax2.plot(k, math.log2(vocab) / auc, color=COLORS["constant"], ls="--", label="CR (paper's convention)")
+    ax2.plot(k, bits / auc, color=COLORS["constant"], ls="--", label="CR (paper's convention)")
+    traj = opt_dir / "trajectory.json"
+    if traj.exists():
+        cps = json.loads(traj.read_text())["checkpoints"]
+        ax2.plot([c["outer_step"] for c in cps], [c["cr_paper"] for c in cps], "o", ms=4, mfc="none",
+                 color=COLORS["constant"], label="CR of the saved policies (retrained)")
     ax2.set_ylabel("compression ratio log2|V| / AUC")
     ax2.grid(False)
     lines = ax.get_lines() + ax2.get_lines()
-    ax.legend(lines, [ln.get_label() for ln in lines], loc="center right")
+    ax.legend(lines, [ln.get_label() for ln in lines], loc="center right", fontsize=8)
     ax.set_title("Policy search: objective per outer step")
     return save(fig, out or opt_dir / "outer_progress")
 

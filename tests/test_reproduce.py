@@ -1,0 +1,118 @@
+"""`learning-law reproduce` (tiny preset): the report's numbers come from the run folders, every figure
+exists as PNG and PDF, `learning-law plot` draws each figure, and the Table 2 sweep."""
+
+import re
+
+import numpy as np
+import pytest
+
+from experiments.reproduce import FIGURE_LIST, fmt, verdict
+from learning_law import record as R
+from learning_law.cli import main
+from plots import FIGURES
+
+
+@pytest.fixture(scope="module")
+def repro(tmp_path_factory):
+    out = tmp_path_factory.mktemp("repro")
+    assert main(["reproduce", "perceptron", "--preset", "tiny", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _table(report: str) -> dict[str, str]:
+    """{quantity: 'this run' cell} of the headline table."""
+    rows = {}
+    for line in report.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] not in ("quantity", "---"):
+            rows[cells[0]] = cells[2]
+    return rows
+
+
+def _first_reaching(curve, level):
+    for t, v in enumerate(curve):
+        if v <= level:
+            return t
+    return None
+
+
+def test_report_numbers_are_the_run_folders_numbers(repro):
+    rows = _table((repro / "report.md").read_text())
+    ev = R.read_json(repro / "evaluate" / "summary.json")
+    const = np.load(repro / "evaluate" / "constant" / "test_loss.npy").astype(np.float64)
+    pol = np.load(repro / "evaluate" / "policy" / "test_loss.npy").astype(np.float64)
+    # speed-up: from summary.json, and recomputed here by a plain first-crossing search on the curves
+    T = const.size - 1
+    t_star = _first_reaching(pol, const[-1])
+    mine = T / max(t_star, 1) if t_star is not None else _first_reaching(const, pol[-1]) / T
+    assert rows["speed-up on the test loss (T / t*)"] == fmt(ev["speedup"]) == fmt(mine)
+    assert rows["speed-up on the dev loss (the split the policy was optimised on)"] == fmt(ev["speedup_dev"])
+    for name, run in (("AUC (mean dev loss over t = 0..T, nats), constant", "constant"),
+                      ("AUC, optimised policy", "policy")):
+        dev = np.load(repro / "evaluate" / run / "dev_loss.npy").astype(np.float64)
+        assert rows[name] == fmt(R.read_json(repro / "evaluate" / run / "summary.json")["auc"])
+        assert float(rows[name]) == pytest.approx(dev.mean(), rel=1e-3)
+    assert rows["CR, paper's convention, optimised"] == fmt(ev["cr_paper_policy"])
+    fits = R.read_json(repro / "figures" / "scaling_fits.json")["fits"]["paper"]
+    if "error" not in fits["constant"]:
+        assert rows["Table 1: B, constant (paper's fit)"].split(" [")[0] == fmt(fits["constant"]["B"])
+        assert rows["Table 1: beta, optimised (paper's fit)"].split(" [")[0] == fmt(fits["policy"]["beta"])
+    law = R.read_json(repro / "evaluate" / "law.json")
+    assert rows["SIM, optimised"] == fmt(law["policy"]["sim_mean"])
+    opt = R.read_json(repro / "optimize" / "summary.json")
+    assert rows["share of gamma = 0 in the final policy"] == fmt(opt["zero_weight_share"])
+
+
+def test_every_figure_is_written_and_embedded(repro):
+    report = (repro / "report.md").read_text()
+    for name, _, _ in FIGURE_LIST:
+        for ext in ("png", "pdf"):
+            f = repro / "figures" / f"{name}.{ext}"
+            assert f.exists() and f.stat().st_size > 1000, f
+        assert f"(figures/{name}.png)" in report
+    for linked in re.findall(r"\]\(([^)]+\.png)\)", report):
+        assert (repro / linked).exists()
+    assert (repro / "figures" / "scaling_fits.md").read_text() in report  # Table 1, as written beside the figure
+    assert (repro / "optimize" / "trajectory.json").exists()
+    assert "learning-law reproduce perceptron --preset tiny" in report and "jax " in report
+
+
+def test_plot_command_draws_every_figure(repro, tmp_path):
+    folders = {"evaluate": repro / "evaluate", "optimize": repro / "optimize", "trajectory": repro / "optimize",
+               "run": repro / "evaluate", "evaluates": repro / "evaluate"}
+    for name, (_, kind, _) in FIGURES.items():
+        assert main(["plot", name, str(folders[kind]), "--out", str(tmp_path / name)]) == 0, name
+        for ext in ("png", "pdf"):
+            assert (tmp_path / f"{name}.{ext}").stat().st_size > 1000, (name, ext)
+
+
+def test_plot_command_refuses_bad_input(repro, tmp_path, capsys):
+    assert main(["plot", "nope", str(repro / "evaluate")]) == 2
+    assert main(["plot", "objective", str(repro / "optimize")]) == 2  # not an evaluate folder
+    assert main(["plot", "objective", str(repro / "evaluate"), str(repro / "evaluate")]) == 2
+    bare = tmp_path / "opt"
+    bare.mkdir()
+    for f in ("config.json", "outer_auc.npy"):
+        (bare / f).write_bytes((repro / "optimize" / f).read_bytes())
+    assert main(["plot", "sim_vs_cr", str(bare)]) == 2  # no trajectory.json yet
+    assert "learning-law law" in capsys.readouterr().err
+
+
+def test_verdict_marks_misses():
+    assert verdict(5.5, 5.0).startswith("close")
+    assert verdict(5.5, 3.5).startswith("**misses")
+    assert verdict(None, 3.0) == "" and verdict(2.0, None) == ""
+
+
+def test_sweep_table2_rows_come_from_the_evaluate_folders(tmp_path):
+    from experiments.sweep import sweep
+
+    paths = sweep("perceptron", "tiny", [0.5, 1.0], tmp_path / "sweep", progress=False, n_boot=20)
+    assert all(__import__("os").path.getsize(p) > 0 for p in paths)
+    table = R.read_json(tmp_path / "sweep" / "table2.json")
+    assert [(r["T"], r["N"]) for r in table["rows"]] == [(20, 16), (40, 32)]
+    for r in table["rows"]:
+        ev = R.read_json(tmp_path / "sweep" / f"T{r['T']}_N{r['N']}" / "evaluate" / "summary.json")
+        assert r["measured_speedup"] == ev["speedup"]
+    md = (tmp_path / "sweep" / "table2.md").read_text()
+    assert "| 20 | 16 |" in md and "| 40 | 32 |" in md
