@@ -43,7 +43,8 @@ def _law(run_dir: Path, key: str, until_loss: float | None) -> dict | None:
 
 
 def run(preset: str, out: str | Path, optimizers: list[str], *, adam_lr: float, outer_steps: int | None,
-        outer_lr: float | None, batch_size: int = 0, progress: bool = True, resume: bool = False) -> Path:
+        outer_lr: float | None, batch_size: int = 0, progress: bool = True, resume: bool = False,
+        adam_outer_lr: float | None = None) -> Path:
     """Search, evaluate and tabulate every optimiser in ``optimizers``; returns the path of report.md."""
     p = C.get_preset("perceptron", preset)
     for name in optimizers:
@@ -59,19 +60,21 @@ def run(preset: str, out: str | Path, optimizers: list[str], *, adam_lr: float, 
         inner = dataclasses.replace(p.inner, optimizer=name, lr=lr,
                                     batch_size=batch_size if name != "gd" else 0)
         d = out / name
+        # Adam's update is divided by sqrt(v): the AUC is more sensitive to gamma and needs a smaller step.
+        run_outer = C.override(outer, outer_lr=adam_outer_lr) if name == "adam" else outer
         extra = {"preset": preset, "experiment": "inner_optimizers"}
         if resume and R.is_finished(d / "optimize"):
             opt = R.read_json(d / "optimize" / "summary.json")
         else:
-            opt = optimize(task, inner, outer, d / "optimize", resume=resume, progress=progress, extra_config=extra)
+            opt = optimize(task, inner, run_outer, d / "optimize", resume=resume, progress=progress, extra_config=extra)
         gamma = np.load(d / "optimize" / "gamma.npy", mmap_mode="r")
         ev = evaluate(task, inner, gamma, d / "evaluate", policy_name=str(d / "optimize" / "gamma.npy"),
                       smooth_sigma=p.smooth_sigma, progress=progress, extra_config=extra, resume=resume)
         until = R.read_json(d / "evaluate" / "constant" / "summary.json")["final_dev_loss"]
         law = {f"{who}_{key}": _law(d / "evaluate" / who, key, until)
                for who in ("constant", "policy") for key in ("ct", "ct_precond")}
-        rows.append({"optimizer": name, "lr": lr, "batch_size": inner.batch_size, "outer_lr": outer.outer_lr,
-                     "outer_steps": outer.outer_steps, "search_s": opt.get("wall_time_s"),
+        rows.append({"optimizer": name, "lr": lr, "batch_size": inner.batch_size, "outer_lr": run_outer.outer_lr,
+                     "outer_steps": run_outer.outer_steps, "search_s": opt.get("wall_time_s"),
                      "speedup_test": ev["speedup"], "speedup_dev": ev["speedup_dev"],
                      "auc_constant": ev["auc_constant"], "auc_policy": ev["auc_policy"],
                      "auc_test_constant": ev["auc_test_constant"], "auc_test_policy": ev["auc_test_policy"],
@@ -127,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--adam-lr", type=float, default=0.01, help="Adam's inner learning rate (default 0.01)")
     ap.add_argument("--outer-steps", type=int, default=None, help="outer steps (default: the preset's)")
     ap.add_argument("--outer-lr", type=float, default=None, help="outer learning rate (default: the preset's)")
+    ap.add_argument("--adam-outer-lr", type=float, default=None,
+                    help="outer learning rate of the Adam search (default: --outer-lr)")
     ap.add_argument("--batch-size", type=int, default=0, help="mini-batch size for the non-gd optimisers (0: full)")
     ap.add_argument("--resume", action="store_true", help="reuse finished parts in --out")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -134,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = run(args.preset, args.out, [s.strip() for s in args.optimizers.split(",") if s.strip()],
                      adam_lr=args.adam_lr, outer_steps=args.outer_steps, outer_lr=args.outer_lr,
-                     batch_size=args.batch_size, progress=not args.quiet, resume=args.resume)
+                     batch_size=args.batch_size, progress=not args.quiet, resume=args.resume,
+                     adam_outer_lr=args.adam_outer_lr)
     except UsageError as e:
         print(f"inner_optimizers: error: {e}", file=sys.stderr)
         return 2

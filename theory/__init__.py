@@ -15,7 +15,7 @@ Modules, one per concept of the paper (Gu et al., 2024, arXiv 2402.17759):
 
 from theory import certificate, coding, law, objective, scaling, simplex, speedup
 from theory.certificate import adjoint_gradient, auc_and_adjoint, kkt_residual
-from theory.law import law_table
+from theory.law import fit_sim_cr, law_table, sim_cr_curve
 from theory.objective import auc, code_length_bits, compression_ratio_bits, compression_ratio_paper
 from theory.scaling import (acceleration_ratio, acceleration_ratio_eq9, fit_chinchilla, fit_paper,
                             fit_scaling_law, scaling_law)
@@ -29,6 +29,8 @@ __all__ = [
     "auc_and_adjoint",
     "kkt_residual",
     "law_table",
+    "fit_sim_cr",
+    "sim_cr_curve",
     "coding",
     "objective",
     "scaling",
