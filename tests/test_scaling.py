@@ -1,5 +1,7 @@
 """Scaling-law fits (Eq. 8), acceleration ratios (Eq. 9) and the Chinchilla form, against known truths."""
 
+import json
+
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
@@ -207,3 +209,123 @@ def test_bad_inputs_raise():
         S.fit_scaling_law(t, L[:-1])
     with pytest.raises(ValueError, match="at least 6"):
         S.fit_chinchilla(N_GRID[:5], D_GRID[:5], np.ones(5))
+
+
+# ------------------------------------------------- intervals: bounds, containment, the refits' procedure
+
+T_BOUND = np.arange(1, 1001, dtype=np.float64)
+
+
+def _steepening(noise=0.003, seed=0):
+    """(1e3/t)^0.5 - 0.01: in log-log it steepens, i.e. its 'L0' is -0.01 < 0, so a fit constrained to
+    L0 >= 0 must put L0 on its lower bound 0."""
+    rng = np.random.default_rng(seed)
+    return ((1e3 / T_BOUND) ** 0.5 - 0.01) * np.exp(noise * rng.standard_normal(T_BOUND.size))
+
+
+def _real_looking(seed=0):
+    """A curve like the optimised policy's test loss of the perceptron: Eq. 8 bent by a late rise
+    (the loss turns up again), with 1% noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(1, 2001, dtype=np.float64)
+    L = (0.14 + (2 / t) ** 0.8 + 0.004 * (t / t[-1]) ** 3) * np.exp(0.01 * rng.standard_normal(t.size))
+    return t, L
+
+
+def _check_intervals(fit):
+    """Every interval contains its estimate; where the percentile interval did not, it is flagged and the
+    reported interval is exactly its hull with the estimate (and with the bound, for a parameter at one)."""
+    d = fit.to_dict()
+    json.dumps(d)  # flags travel to the JSON records
+    for name in ("L0", "B", "beta"):
+        lo, hi = d[f"{name}_interval"]
+        est = d[name]
+        assert lo <= est <= hi, (name, lo, est, hi, d)
+        if name in d["interval_extended"]:
+            plo, phi = d["interval_extended"][name]
+            assert not plo - 1e-5 * abs(est) <= est <= phi + 1e-5 * abs(est)
+            assert (lo, hi) == (min(plo, est), max(phi, est)) or name in d["at_bound"]
+    return d
+
+
+@pytest.mark.parametrize("method", ["robust", "paper"])
+def test_L0_below_zero_is_reported_on_the_lower_bound(method):
+    """Before: robust L0 = 8e-13 with the interval [9.9e-10, 9.9e-10] (refits stuck at the 1e-9 floor of
+    the restart); now L0 = 0, flagged, and the interval starts at the bound."""
+    L = _steepening()
+    if method == "robust":
+        fit = S.fit_scaling_law(T_BOUND, L, t_min=100, n_boot=20, seed=0)
+        assert fit.L0 == 0.0
+    else:
+        fit = S.fit_paper(T_BOUND, L, t_min=100, n_boot=20, seed=0)
+        assert fit.L0 <= S.BOUND_RTOL * L[100:].min()
+    d = _check_intervals(fit)
+    assert d["at_bound"] == {"L0": "lower"} and d["L0_interval"][0] == 0.0 < d["L0_interval"][1]
+    assert _rel(fit.beta, 0.5) < 0.02  # the power law itself is still found
+
+
+def test_L0_pushed_to_min_L_is_reported_on_the_upper_bound():
+    """An Eq. 8 curve with L0 = 0.1 and one outlier at 0.09: the robust fit wants L0 = 0.1 but 0 < L0 <= min L
+    binds, so L0 = min L = 0.09, flagged 'upper'; resamples without the outlier may go above."""
+    L = S.scaling_law(T_BOUND, 0.1, 100.0, 0.5)
+    L[800] = 0.09
+    fit = S.fit_scaling_law(T_BOUND, L, t_min=100, n_boot=20, seed=0)
+    d = _check_intervals(fit)
+    assert d["at_bound"] == {"L0": "upper"}
+    np.testing.assert_allclose(fit.L0, 0.09, rtol=1e-12)
+    assert _rel(fit.beta, 0.5) < 0.03
+
+
+@pytest.mark.parametrize("method", ["robust", "paper"])
+def test_intervals_contain_estimates_on_a_real_looking_curve(method):
+    """Before, on the perceptron's policy curve: paper L0 = 0.0856 with the interval [0, 0.00995] and robust
+    L0 = 0.1443 with [0.1410, 0.14403]. On this lookalike both old fits gave intervals that missed
+    their estimates; now each interval contains it, and a percentile interval that did not is flagged."""
+    t, L = _real_looking()
+    fit = (S.fit_scaling_law(t, L, t_min=200, n_boot=30, seed=0) if method == "robust" else
+           S.fit_paper(t, L, t_min=200, sigma=20, n_boot=30, seed=0))
+    _check_intervals(fit)
+    assert fit.boot_failed == 0
+
+
+@pytest.mark.parametrize("method", ["robust", "paper"])
+def test_a_resample_equal_to_the_data_refits_to_the_estimate(method):
+    """One block as long as the curve resamples the residuals in order: every bootstrap curve *is* the
+    data, so a refit that replays the estimate's procedure (smoothing, grid, starts) returns the estimate.
+    (Before: the robust refits at L0 ~ 0 returned 1e-9 min L, not the estimate.)"""
+    for L in (_steepening(), S.scaling_law(T_BOUND, 0.1, 100.0, 0.5) * np.exp(
+            0.01 * np.random.default_rng(1).standard_normal(T_BOUND.size))):
+        kw = dict(t_min=100, sigma=20, n_boot=3, block=900)
+        fit = S.fit_scaling_law(T_BOUND, L, **kw) if method == "robust" else S.fit_paper(T_BOUND, L, **kw)
+        for name in ("L0", "B", "beta"):
+            est = getattr(fit, name)
+            np.testing.assert_allclose(getattr(fit, f"{name}_interval"), (est, est), rtol=1e-5, atol=1e-9)
+        assert fit.interval_extended == {}
+
+
+@pytest.mark.parametrize("method", ["robust", "paper"])
+def test_bootstrap_refits_are_the_fit_of_resampled_raw_curves(method):
+    """The bootstrap equals, by brute force, the public fit applied to curves built from the data: the
+    fitted curve times block-resampled raw log residuals (t > t_min), the raw points below t_min, then the
+    same smoothing. (Before, with sigma > 0, samples were made from the smoothed residuals and were not
+    smoothed again: rougher curves than the data, a different estimator.)"""
+    rng0 = np.random.default_rng(7)
+    L = S.scaling_law(T_BOUND, 0.1, 100.0, 0.5) * np.exp(0.02 * rng0.standard_normal(T_BOUND.size))
+    t_min, sigma, n_boot, blk = 100.0, 10.0, 12, 10
+    fit_fn = S.fit_scaling_law if method == "robust" else S.fit_paper
+    fit = fit_fn(T_BOUND, L, t_min=t_min, sigma=sigma, n_boot=n_boot, block=blk, seed=3)
+    keep = T_BOUND > t_min
+    log_fit = np.log(fit(T_BOUND[keep]))
+    resid = np.log(L[keep]) - log_fit
+    rng = np.random.default_rng(3)
+    draws = []
+    for _ in range(n_boot):
+        Lb = L.copy()
+        Lb[keep] = np.exp(log_fit + resid[S._block_indices(resid.size, blk, rng)])
+        f = fit_fn(T_BOUND, Lb, t_min=t_min, sigma=sigma)
+        draws.append((f.L0, f.B, f.beta))
+    draws = np.array(draws)
+    for j, name in enumerate(("L0", "B", "beta")):
+        lo, hi = np.quantile(draws[:, j], [0.025, 0.975])
+        est = getattr(fit, name)
+        np.testing.assert_allclose(getattr(fit, f"{name}_interval"), (min(lo, est), max(hi, est)), rtol=1e-4)
