@@ -118,12 +118,25 @@ def fit_evaluate(eval_dir: str | Path, curve: str = "test", t_min: float | None 
 
 
 def _interval(lo_hi, value: float | None = None) -> str:
-    """' [lo, hi]', with a dagger when the estimate lies outside its own bootstrap interval."""
+    """' [lo, hi]', with a dagger when the estimate lies outside it (fits written before theory.scaling
+    widened every interval to its estimate; newer ones carry the flag, see :func:`_coef`)."""
     lo, hi = lo_hi
     if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
         return ""
     outside = value is not None and math.isfinite(value) and not (lo <= value <= hi)
     return f" [{fmt(lo)}, {fmt(hi)}]" + (" (†)" if outside else "")
+
+
+def _coef(p: dict, name: str, with_interval: bool = True) -> str:
+    """'value [lo, hi]' of one fitted coefficient, with (†) where the bootstrap percentile interval missed
+    the estimate (the interval shown is widened to it: ``interval_extended``) and (‡) where the estimate
+    sits on a bound of its range (``at_bound``: L0 = 0 or L0 = min L)."""
+    text = fmt(p[name]) + (_interval(p[f"{name}_interval"], p[name]) if with_interval else "")
+    if with_interval and name in p.get("interval_extended", {}) and "(†)" not in text:
+        text += " (†)"
+    if name in p.get("at_bound", {}):
+        text += f" (‡ {p['at_bound'][name]})"
+    return text
 
 
 def markdown(table: dict) -> str:
@@ -138,10 +151,8 @@ def markdown(table: dict) -> str:
             if "error" in p:
                 lines.append(f"| {m} | {name} | fit failed: {p['error']} | | | |")
                 continue
-            l0 = f"{fmt(p['L0'])}" + ("" if table.get("l0_fixed") is not None and m == "paper"
-                                      else _interval(p["L0_interval"], p["L0"]))
-            lines.append(f"| {m} | {name} | {l0} | {fmt(p['B'])}{_interval(p['B_interval'], p['B'])} | "
-                         f"{fmt(p['beta'])}{_interval(p['beta_interval'], p['beta'])} | {p['r2']:.4f} |")
+            l0 = _coef(p, "L0", with_interval=not (table.get("l0_fixed") is not None and m == "paper"))
+            lines.append(f"| {m} | {name} | {l0} | {_coef(p, 'B')} | {_coef(p, 'beta')} | {p['r2']:.4f} |")
     lines += ["", "| method | abs(dB/B) | abs(dbeta/beta) | " +
               " | ".join(f"AR Eq. 9 at {m} T" for m in HORIZONS) + " | " +
               " | ".join(f"AR with L0 at {m} T" for m in HORIZONS) + " |",
@@ -158,9 +169,14 @@ def markdown(table: dict) -> str:
               "AR with L0 = 0 means the optimised run's fitted asymptote is above the constant run's loss at "
               "that horizon (the fit predicts it never catches up)."]
     if "(†)" in "\n".join(lines):
-        lines.append("(†) the estimate lies outside its own bootstrap interval: the resampled curves select a "
-                     "different L0 / t0 branch, a sign that Eq. 8 describes this curve poorly (see r^2); treat "
-                     "those coefficients with caution.")
+        lines.append("(†) the bootstrap percentile interval did not contain the estimate (the interval shown is "
+                     "widened to it): the resampled curves select a different branch of the fit (or, for L0 on "
+                     "its upper bound, each resample has its own smaller min L), a sign that Eq. 8 describes this "
+                     "curve poorly (see r^2); treat those coefficients with caution.")
+    if "(‡" in "\n".join(lines):
+        lines.append("(‡ lower / upper) the fit puts L0 on a bound of its range 0 <= L0 <= min L (lower: the "
+                     "curve bends like L0 < 0; upper: it flattens or turns up at its end); the interval "
+                     "includes the bound.")
     return "\n".join(lines) + "\n"
 
 

@@ -55,7 +55,7 @@ CHIN_EXP_RANGE = (0.0, 10.0)  # alpha, beta of the Chinchilla form
 # A bootstrap refit of the robust fit starts from each local optimum the grid's starts reached on the data
 # (the estimate first) and from the sample's own best BOOT_GRID_STARTS grid points. Measured against the
 # full search (best n_starts grid points + the estimate) on 340 samples of 7 curves: never a worse
-# optimum (parameters equal to 1e-6), 2.5-4x faster.
+# optimum (parameters equal to 1e-6 relative), 2.5-4x faster.
 BOOT_GRID_STARTS = 1
 
 
@@ -75,10 +75,6 @@ def chinchilla_law(N, D, E, A, B, alpha, beta):
 # ------------------------------------------------------------------------------------ fit results
 
 
-INTERVAL_RULE = ("bootstrap percentile interval, widened where needed to contain the estimate (and the bound "
-                 "of a parameter at a bound); interval_extended lists the percentile intervals that did not")
-
-
 def _dict_of_fit(fit) -> dict:
     out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(fit).items()}
     out["interval_extended"] = {k: list(v) for k, v in fit.interval_extended.items()}
@@ -96,7 +92,7 @@ class ScalingFit:
     Interval rule: each bootstrap sample is refitted by the same procedure as the estimate; the interval
     is the percentile interval of the refits, widened to contain the estimate (and, for a parameter in
     ``at_bound``, the bound itself). So every reported interval contains its estimate. Where the
-    percentile interval alone did not (the resampled curves prefer another branch of the fit, e.g. when
+    percentile interval alone did not (missed it by more than ``BOUND_RTOL`` relative; the resampled curves prefer another branch of the fit, e.g. when
     Eq. 8 describes the curve poorly or a parameter sits on a bound), ``interval_extended[name]`` holds
     that raw percentile interval: treat such coefficients with caution.
 
