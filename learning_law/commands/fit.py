@@ -169,7 +169,10 @@ def run(args) -> int:
     ci = f"{fit.level:.0%} bootstrap interval, {fit.n_boot} resamples" if fit.n_boot else "no bootstrap"
     for k in names:
         lo, hi = d[f"{k}_interval"]
-        print(f"  {k:<5} = {_fmt(d[k]):>12}   [{_fmt(lo)}, {_fmt(hi)}]  ({ci})")
+        note = (f"; at its {d['at_bound'][k]} bound" if k in d.get("at_bound", {}) else "") + (
+            f"; the percentile interval {d['interval_extended'][k]} missed the estimate and was widened"
+            if k in d.get("interval_extended", {}) else "")
+        print(f"  {k:<5} = {_fmt(d[k]):>12}   [{_fmt(lo)}, {_fmt(hi)}]  ({ci}{note})")
     r2 = "squared correlation of ln(L - L0) and ln t" if args.method == "paper" and args.form == "time" else "ln L"
     print(f"  r2 = {fit.r2:.6f} ({r2})")
     if args.out:
