@@ -19,7 +19,7 @@ import numpy as np
 from learning_law.errors import UsageError
 
 MIN_CHARS = 10  # stories of at most this many characters are dropped (paper: "longer than 10 characters")
-CORPORA = '"default", "text:PATH" or "tinystories:PATH"'
+CORPORA = '"default", "text:PATH", "tinystories:PATH" or "tinystories:download"'
 OPS = ("repeat", "drop_last", "replace")
 
 
@@ -27,6 +27,8 @@ OPS = ("repeat", "drop_last", "replace")
 def read_utf8(path: str | os.PathLike, field: str = "corpus") -> str:
     """The text of a UTF-8 file, or a UsageError naming the file and what is wrong with it."""
     p = Path(path).expanduser()
+    if p.is_symlink():  # tfds reads local copies through links in its manual_dir: name the real file
+        p = p.resolve()
     if not p.exists():
         raise UsageError(f"{field}: file {str(p)!r} does not exist")
     if not p.is_file():
@@ -61,12 +63,12 @@ def filter_stories(stories: list[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------- splits
-def split_indices(n_stories: int, *, n_test: int, n_dev: int, n_train: int, seed: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_indices(n_stories: int, *, n_test: int, n_dev: int, n_train: int, seed: int,
+                  corpus: str = "corpus") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Seeded shuffle of ``n_stories`` indices; test = first n_test, dev = next n_dev, train = next n_train."""
     need = n_test + n_dev + n_train
     if n_stories < need:
-        raise UsageError(f"corpus has {n_stories} stories (longer than {MIN_CHARS} characters), too few for "
+        raise UsageError(f"corpus={corpus!r} has {n_stories} stories (longer than {MIN_CHARS} characters), too few for "
                          f"the splits: n_test + n_dev + n_train = {n_test} + {n_dev} + {n_train} = {need} "
                          f"are needed; lower n_train/n_dev/n_test or use a larger corpus")
     perm = np.random.default_rng([seed, 0x5B117]).permutation(n_stories)
@@ -207,7 +209,7 @@ def load_lm_data(corpus: str, *, n_train: int, n_dev: int, n_test: int, seq_len:
     stories, description = load_stories(corpus, needed=needed, seed=seed, corpus_stories=corpus_stories)
     stories = filter_stories(stories)
     i_test, i_dev, i_train = split_indices(len(stories), n_test=n_test, n_dev=n_dev, n_train=n_train,
-                                           seed=seed)
+                                           seed=seed, corpus=corpus)
     pick = lambda idx: [stories[i] for i in idx]  # noqa: E731
     train_texts = pick(i_train)
     tok = train_tokenizer(train_texts, vocab_size)
