@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configs(args, base: C.Preset | None = None):
+    if base is not None:  # the settings of an optimize folder: its task too (a policy belongs to one task)
+        args.task = next(name for name, cls in TASK_CLASSES.items() if isinstance(base.task, cls))
     preset = base or C.get_preset(args.task, args.preset or "paper")
     vals = vars(args)
     own = {f.name for f in dataclasses.fields(type(preset.task))}
