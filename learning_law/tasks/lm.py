@@ -11,6 +11,7 @@ to gain. The per-example loss is the mean token cross-entropy over a sequence's 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -151,14 +152,19 @@ def make_lm(cfg: LMConfig) -> Task:
 PAPER_LM_OUTER = OuterConfig(outer_steps=15, outer_lr=0.4, memory="block", save_every=1, checkpoint_every=1,
                              eval_every=5)
 PAPER_LM_INNER = InnerConfig(steps=4000, lr=0.1, record_every=10)
+# Memory of one outer step (XLA's estimate, compiled for CPU; `learning-law optimize` prints it before
+# starting): 91 GiB with the whole N = 16384 in one forward pass (the logits alone are 16384 x 64 x 5000
+# floats = 21 GB), 22 GiB with micro_batch 4096, 11.4 GiB with 2048, 6.2 GiB with 1024. 2048 fits an
+# 80 GB GPU with room to spare and still gives 131k tokens per chunk.
+PAPER_LM_TASK = LMConfig(micro_batch=2048)
 
 LM_PRESETS: dict[str, Preset] = {
     "paper": Preset(
-        "paper", LMConfig(), PAPER_LM_INNER, PAPER_LM_OUTER, smooth_sigma=100.0,
+        "paper", PAPER_LM_TASK, PAPER_LM_INNER, PAPER_LM_OUTER, smooth_sigma=100.0,
         description="The paper's LM: N=16384, dev/test 512, length 64, |V| 5000, 2 layers x 128, T=4000, "
-                    "eta=0.1, 15 outer steps at eps 0.4, noise 50% x 20 edits (GPU work)."),
+                    "eta=0.1, 15 outer steps at eps 0.4, noise 50% x 20 edits, micro-batches of 2048 (GPU work)."),
     "paper-figures": Preset(
-        "paper-figures", LMConfig(noise_fraction=0.8, noise_edits=30), PAPER_LM_INNER,
+        "paper-figures", dataclasses.replace(PAPER_LM_TASK, noise_fraction=0.8, noise_edits=30), PAPER_LM_INNER,
         OuterConfig(outer_steps=15, outer_lr=0.6, memory="block", save_every=1, checkpoint_every=1,
                     eval_every=5), smooth_sigma=100.0,
         description="As paper, with the settings of the authors' figure runs: noise 80% x 30 edits, eps 0.6."),
