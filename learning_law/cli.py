@@ -39,6 +39,15 @@ HELP = {
     "batch_size": "examples per inner step from a seeded schedule (0: full batch)",
     "batch_seed": "seed of the mini-batch schedule", "momentum": "momentum of --optimizer momentum",
     "b1": "Adam's first-moment decay", "b2": "Adam's second-moment decay", "eps": "Adam's epsilon",
+    # the lm task
+    "corpus": "text source: default (embedded grammar corpus) | tinystories:PATH | text:PATH",
+    "seq_len": "L, tokens per input sequence (sequences hold L+1)", "vocab_size": "|V| asked of the tokenizer",
+    "d_model": "hidden size", "n_heads": "attention heads (divide d_model)", "d_ff": "FFN width",
+    "n_layers": "Transformer blocks", "norm": "pre-norm: rms | layer",
+    "positions": "rows of the position table (0: seq_len)",
+    "noise_fraction": "share of train sequences with noise edits", "noise_edits": "edits per noisy sequence",
+    "corpus_stories": "default corpus: stories to generate (0: enough)",
+    "micro_batch": "sequences per forward chunk, bounds memory (0: all)",
 }
 
 
@@ -144,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configs(args, base: C.Preset | None = None):
+    if base is not None:  # the settings of an optimize folder: its task too (a policy belongs to one task)
+        args.task = next(name for name, cls in TASK_CLASSES.items() if isinstance(base.task, cls))
     preset = base or C.get_preset(args.task, args.preset or "paper")
     vals = vars(args)
     own = {f.name for f in dataclasses.fields(type(preset.task))}

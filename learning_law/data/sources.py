@@ -1,0 +1,239 @@
+"""Text sources of the language-model task: stories -> splits -> tokenizer -> sequences -> noise.
+
+Paper Sec. 4 (Transformer LM): stories longer than 10 characters, seeded shuffle; test = first 512,
+desired (dev) = next 512, train = next N; sequences of 64 tokens (+1 for the targets); a vocabulary of the
+most frequent tokens with [UNK] and padding; padding is not a target. Noise on the train split: a share
+of the training sequences gets k random perturbations each (repeat a token, delete the last token, or
+replace a position with a random token); the paper's text says 50% x 20, its figure runs used 80% x 30.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from learning_law.errors import UsageError
+
+MIN_CHARS = 10  # stories of at most this many characters are dropped (paper: "longer than 10 characters")
+CORPORA = '"default", "text:PATH", "tinystories:PATH" or "tinystories:download"'
+OPS = ("repeat", "drop_last", "replace")
+
+
+# ------------------------------------------------------------------------------------------ reading
+def read_utf8(path: str | os.PathLike, field: str = "corpus") -> str:
+    """The text of a UTF-8 file, or a UsageError naming the file and what is wrong with it."""
+    p = Path(path).expanduser()
+    if p.is_symlink():  # tfds reads local copies through links in its manual_dir: name the real file
+        p = p.resolve()
+    if not p.exists():
+        raise UsageError(f"{field}: file {str(p)!r} does not exist")
+    if not p.is_file():
+        raise UsageError(f"{field}: {str(p)!r} is not a file")
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{field}: file {str(p)!r} is not UTF-8 text (invalid byte at offset {e.start}); "
+                         f"convert it, e.g. iconv -f latin1 -t utf-8") from None
+    if not text.strip():
+        raise UsageError(f"{field}: file {str(p)!r} is empty")
+    return text.lstrip("\ufeff")
+
+
+def split_stories(text: str) -> list[str]:
+    """Stories of a plain text: blank-line separated paragraphs if there are blank lines, else lines.
+    Whitespace inside a story is collapsed to single spaces."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    parts = re.split(r"\n\s*\n", text) if re.search(r"\n\s*\n", text.strip()) else text.split("\n")
+    return [" ".join(p.split()) for p in parts if p.strip()]
+
+
+def read_text_stories(path: str | os.PathLike) -> list[str]:
+    """Stories of any UTF-8 text file (see :func:`split_stories`)."""
+    return split_stories(read_utf8(path, "corpus=text:PATH"))
+
+
+def filter_stories(stories: list[str]) -> list[str]:
+    """Keep stories longer than MIN_CHARS characters (paper Sec. 4)."""
+    return [s for s in stories if len(s.strip()) > MIN_CHARS]
+
+
+# ------------------------------------------------------------------------------------------- splits
+def split_indices(n_stories: int, *, n_test: int, n_dev: int, n_train: int, seed: int,
+                  corpus: str = "corpus") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded shuffle of ``n_stories`` indices; test = first n_test, dev = next n_dev, train = next n_train."""
+    need = n_test + n_dev + n_train
+    if n_stories < need:
+        raise UsageError(f"corpus={corpus!r} has {n_stories} stories (longer than {MIN_CHARS} characters), too few for "
+                         f"the splits: n_test + n_dev + n_train = {n_test} + {n_dev} + {n_train} = {need} "
+                         f"are needed; lower n_train/n_dev/n_test or use a larger corpus")
+    perm = np.random.default_rng([seed, 0x5B117]).permutation(n_stories)
+    return perm[:n_test], perm[n_test:n_test + n_dev], perm[n_test + n_dev:need]
+
+
+# -------------------------------------------------------------------------------------------- noise
+def _edit_row(row: list[int], k: int, rng: np.random.Generator, vocab_size: int, width: int,
+              pad_id: int, first_word_id: int) -> list[int]:
+    """Apply ``k`` random edits to the real (non-pad) tokens ``row``; returns the new real tokens."""
+    row = list(row)
+    for _ in range(k):
+        n = len(row)
+        op = OPS[int(rng.integers(3))]
+        if op == "drop_last" and n < 3:  # keep at least one target in the row
+            op = "repeat"
+        if op == "repeat" and n > 0:
+            i = int(rng.integers(n))
+            row.insert(i + 1, row[i])
+            del row[width:]
+        elif op == "drop_last":
+            row.pop()
+        elif op == "replace" and n > 0:
+            i = int(rng.integers(n))
+            is_word = row[i] >= first_word_id
+            n_cands = vocab_size - first_word_id - int(is_word)  # words other than the one there
+            if n_cands > 0:
+                r = first_word_id + int(rng.integers(n_cands))
+                row[i] = r + int(is_word and r >= row[i])
+    return row
+
+
+def inject_noise(seqs: np.ndarray, *, fraction: float, edits: int, vocab_size: int, pad_id: int,
+                 rng: np.random.Generator, first_word_id: int = 2, max_tries: int = 100
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Perturb round(fraction * N) rows of ``seqs`` [N, W] with ``edits`` random edits each.
+
+    Each edit, chosen uniformly: repeat a random token (the row shifts right, truncated to W), drop the
+    last token (only while the row keeps >= 2 tokens, else a repeat), or replace a random position by a
+    different random word id in [first_word_id, vocab_size) (never <pad>/<unk>). A draw that leaves its
+    row unchanged is redrawn, so exactly round(fraction * N) rows differ from the input.
+
+    Returns (noisy copy [N, W], noisy_rows bool [N]).
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise UsageError(f"noise_fraction={fraction!r} is invalid: allowed [0, 1]")
+    if edits < 0:
+        raise UsageError(f"noise_edits={edits!r} is invalid: allowed >= 0")
+    n, width = seqs.shape
+    n_noisy = int(round(fraction * n)) if edits > 0 else 0
+    out = seqs.copy()
+    mask = np.zeros(n, bool)
+    if n_noisy == 0:
+        return out, mask
+    rows = np.sort(rng.choice(n, size=n_noisy, replace=False))
+    for r in rows:
+        real = [int(x) for x in seqs[r] if x != pad_id]
+        for _ in range(max_tries):
+            new = _edit_row(real, edits, rng, vocab_size, width, pad_id, first_word_id)
+            if new != real:
+                break
+        else:
+            raise UsageError(f"noise: row {r} cannot be changed by {edits} edits (vocab_size={vocab_size})")
+        out[r] = pad_id
+        out[r, : len(new)] = new
+    mask[rows] = True
+    return out, mask
+
+
+# ------------------------------------------------------------------------------------------ loading
+def _check_int(name: str, value, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise UsageError(f"{name}={value!r} is invalid: allowed integer >= {lo}")
+    return int(value)
+
+
+def load_stories(corpus: str, *, needed: int, seed: int, corpus_stories: int = 0
+                 ) -> tuple[list[str], str]:
+    """(stories, description) of a corpus spec; stories are not yet filtered or shuffled."""
+    if not isinstance(corpus, str):
+        raise UsageError(f"corpus={corpus!r} is invalid: allowed {CORPORA}")
+    if corpus == "default":
+        from learning_law.data.corpus import generate_corpus
+
+        n = corpus_stories or needed
+        stories, _ = generate_corpus(n, seed)
+        return stories, f"embedded grammar corpus (seed {seed}, {n} stories)"
+    kind, sep, path = corpus.partition(":")
+    if not sep or not path or kind not in ("text", "tinystories"):
+        raise UsageError(f"corpus={corpus!r} is invalid: allowed {CORPORA}")
+    if kind == "text":
+        stories = read_text_stories(path)
+        return stories, f"text file {path} ({len(stories)} stories)"
+    from learning_law.data.tinystories import load_tinystories
+
+    stories = load_tinystories(path)
+    return stories, f"TinyStories from {path} ({len(stories)} stories)"
+
+
+def load_lm_data(corpus: str, *, n_train: int, n_dev: int, n_test: int, seq_len: int, vocab_size: int,
+                 noise_fraction: float, noise_edits: int, seed: int, corpus_stories: int = 0):
+    """Stories -> splits -> tokenizer (trained on train) -> [n, seq_len + 1] int32 sequences -> noise.
+
+    Args:
+      corpus: "default" (the embedded grammar corpus generated from ``seed``), "text:PATH" (any UTF-8
+        file: blank-line separated paragraphs, or lines) or "tinystories:PATH" (a TinyStories copy:
+        .txt with <|endoftext|> separators, .json/.jsonl with "story", .parquet, or a folder of them).
+      n_train, n_dev, n_test: split sizes (paper: 16384, 512, 512).
+      seq_len: tokens per sequence; each row holds seq_len + 1 tokens (inputs and shifted targets).
+      vocab_size: |V| including <pad> and <unk> (paper: 5000); the tokenizer may end up smaller when the
+        training split has fewer distinct words (LMData.vocab_size is the actual size).
+      noise_fraction, noise_edits: share of training rows perturbed and edits per row (paper text 0.5 x 20,
+        figure runs 0.8 x 30); 0 for clean data.
+      seed: the corpus (default), the shuffle and the noise.
+      corpus_stories: stories generated for "default" (0: exactly n_test + n_dev + n_train).
+
+    Returns:
+      LMData (see learning_law.data.LMData).
+    """
+    from learning_law.data import LMData
+    from learning_law.data.tokenizer import train_tokenizer
+
+    n_train = _check_int("n_train", n_train, 1)
+    n_dev = _check_int("n_dev", n_dev, 1)
+    n_test = _check_int("n_test", n_test, 1)
+    seq_len = _check_int("seq_len", seq_len, 1)
+    vocab_size = _check_int("vocab_size", vocab_size, 3)
+    noise_edits = _check_int("noise_edits", noise_edits, 0)
+    seed = _check_int("seed", seed, 0)
+    corpus_stories = _check_int("corpus_stories", corpus_stories, 0)
+    if not isinstance(noise_fraction, (int, float, np.floating)) or not 0.0 <= noise_fraction <= 1.0:
+        raise UsageError(f"noise_fraction={noise_fraction!r} is invalid: allowed [0, 1]")
+    needed = n_test + n_dev + n_train
+    if corpus == "default" and 0 < corpus_stories < needed:
+        raise UsageError(f"corpus_stories={corpus_stories} is too few for the splits: n_test + n_dev + "
+                         f"n_train = {needed} are needed (0 = exactly that many)")
+
+    stories, description = load_stories(corpus, needed=needed, seed=seed, corpus_stories=corpus_stories)
+    stories = filter_stories(stories)
+    i_test, i_dev, i_train = split_indices(len(stories), n_test=n_test, n_dev=n_dev, n_train=n_train,
+                                           seed=seed, corpus=corpus)
+    pick = lambda idx: [stories[i] for i in idx]  # noqa: E731
+    train_texts = pick(i_train)
+    tok = train_tokenizer(train_texts, vocab_size)
+    width = seq_len + 1
+    train = tok.encode_batch(train_texts, width)
+    dev = tok.encode_batch(pick(i_dev), width)
+    test = tok.encode_batch(pick(i_test), width)
+    train, noisy = inject_noise(train, fraction=float(noise_fraction), edits=noise_edits,
+                                vocab_size=tok.vocab_size, pad_id=tok.pad_id,
+                                rng=np.random.default_rng([seed, 0x9015E]))
+    entropy = entropy_seq = None
+    if corpus == "default":
+        from learning_law.data.corpus import window_entropy
+
+        we = window_entropy(seq_len)
+        if tok.covers(we.words):
+            entropy, entropy_seq = we.per_token, we.per_sequence
+        else:
+            missing = sorted(w for w in we.words if w not in set(tok.vocab))
+            warnings.warn(f"the tokenizer (vocab_size={tok.vocab_size}) does not cover {len(missing)} word(s) "
+                          f"of the grammar that can occur in a window (e.g. {missing[:5]}): the irreducible "
+                          f"loss is not exact and is left None; raise vocab_size or n_train", stacklevel=2)
+    if noise_edits > 0 and noise_fraction > 0:
+        description += f"; noise {noise_fraction:g} x {noise_edits} edits"
+    return LMData(train=train, dev=dev, test=test, vocab_size=tok.vocab_size, pad_id=tok.pad_id,
+                  unk_id=tok.unk_id, noisy_rows=noisy, entropy_per_token=entropy, tokenizer=tok,
+                  description=description, entropy_per_sequence=entropy_seq)

@@ -1,0 +1,71 @@
+"""The LM task through the command line: train/optimize/evaluate end to end, bad options exit with 2."""
+
+import json
+
+import numpy as np
+import pytest
+
+from learning_law.cli import main
+
+pytestmark = pytest.mark.filterwarnings("ignore:the tokenizer")  # tiny vocabulary: no exact entropy
+
+LM_TINY = ["--task", "lm", "--preset", "tiny", "--quiet"]
+
+
+def run(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own usage errors
+        code = e.code
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_train_writes_a_finished_lm_record(tmp_path, capsys):
+    code, text = run(["train", *LM_TINY, "--out", str(tmp_path / "r")], capsys)
+    assert code == 0, text
+    s = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert s["finished"] and s["steps"] == 12 and s["final_dev_loss"] < np.load(tmp_path / "r" / "dev_loss.npy")[0]
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert cfg["task"] == "lm" and cfg["task_config"]["noise_fraction"] == 0.5
+    assert cfg["task_config"]["noise_edits"] == 2 and cfg["task_config"]["corpus"] == "default"
+    assert np.load(tmp_path / "r" / "ct.npy").shape == (4, 16)
+
+
+def test_optimize_then_evaluate_lm(tmp_path, capsys):
+    code, text = run(["optimize", *LM_TINY, "--out", str(tmp_path / "o")], capsys)
+    assert code == 0, text
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["finished"] and s["outer_steps"] == 3
+    gamma = np.load(tmp_path / "o" / "gamma.npy")
+    assert gamma.shape == (12, 16) and np.allclose(gamma.sum(1), 1, atol=1e-5) and (gamma >= 0).all()
+    code, text = run(["evaluate", "--quiet", "--policy", str(tmp_path / "o"), "--out", str(tmp_path / "e")], capsys)
+    assert code == 0, text
+    e = json.loads((tmp_path / "e" / "summary.json").read_text())
+    assert e["finished"] and {"speedup", "auc_constant", "auc_policy"} <= set(e)
+    assert json.loads((tmp_path / "e" / "config.json").read_text())["task"] == "lm"
+
+
+def test_list_presets_names_the_lm_presets(capsys):
+    code, text = run(["list-presets"], capsys)
+    assert code == 0
+    for name in ("paper", "paper-figures", "cpu", "tiny"):
+        assert any(line.split()[:2] == ["lm", name] for line in text.splitlines()), name
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--n-heads", "3"], "n_heads=3"),
+    (["--seq-len", "0"], "seq_len=0"),
+    (["--positions", "4"], "positions=4"),
+    (["--vocab-size", "2"], "vocab_size=2"),
+    (["--noise-fraction", "1.5"], "noise_fraction=1.5"),
+    (["--noise-edits", "-1"], "noise_edits=-1"),
+    (["--norm", "batch"], "norm='batch'"),
+    (["--d-model", "0"], "d_model=0"),
+    (["--dim", "4"], "--dim do not apply"),
+])
+def test_bad_lm_option_exits_with_2(tmp_path, capsys, args, words):
+    code, text = run(["train", *LM_TINY, *args, "--out", str(tmp_path / "r")], capsys)
+    assert code == 2, text
+    assert words in text
+    assert not (tmp_path / "r" / "summary.json").exists()
