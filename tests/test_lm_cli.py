@@ -69,3 +69,49 @@ def test_bad_lm_option_exits_with_2(tmp_path, capsys, args, words):
     assert code == 2, text
     assert words in text
     assert not (tmp_path / "r" / "summary.json").exists()
+
+
+def _stories(n: int) -> list[str]:
+    names, things = ["Tom", "Lily", "Sam", "Mia", "Ben"], ["ball", "cat", "tree", "cake", "boat", "kite"]
+    return [f"Once upon a time {names[i % 5]} had a {things[i % 6]}. {names[(i + 2) % 5]} liked the "
+            f"{things[(i + 3) % 6]} very much. They played all day. The end number {i}." for i in range(n)]
+
+
+CORPUS_BAD = [
+    # (what to write, words the message must contain)
+    ("missing", "does not exist"),
+    ("empty", "empty"),
+    ("latin1", "UTF-8"),
+    ("few", "stories"),
+]
+
+
+@pytest.mark.parametrize("kind,words", CORPUS_BAD, ids=[k for k, _ in CORPUS_BAD])
+def test_bad_corpus_file_exits_with_2(tmp_path, capsys, kind, words):
+    path = tmp_path / "corpus.txt"
+    if kind == "empty":
+        path.write_text("")
+    elif kind == "latin1":
+        path.write_bytes("Once upon a time there was a caf\xe9.\n\nThe end of a story here.".encode("latin-1"))
+    elif kind == "few":
+        path.write_text("\n\n".join(_stories(5)))
+    code, text = run(["train", *LM_TINY, "--corpus", f"text:{path}", "--out", str(tmp_path / "r")], capsys)
+    assert code == 2, text
+    assert words in text and "Traceback" not in text
+    assert not (tmp_path / "r" / "summary.json").exists()
+
+
+def test_tinystories_format_file_runs_end_to_end(tmp_path, capsys, monkeypatch):
+    """A local file in the official TinyStories format (<|endoftext|> separators) through tfds, no network."""
+    monkeypatch.setenv("LEARNING_LAW_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "TinyStories-mini.txt"
+    path.write_text("\n<|endoftext|>\n".join(_stories(40)))
+    argv = [*LM_TINY, "--corpus", f"tinystories:{path}", "--n-train", "16", "--n-dev", "8", "--n-test", "8"]
+    code, text = run(["optimize", *argv, "--out", str(tmp_path / "o")], capsys)
+    assert code == 0, text
+    code, text = run(["evaluate", "--quiet", "--policy", str(tmp_path / "o"), "--out", str(tmp_path / "e")], capsys)
+    assert code == 0, text
+    s = json.loads((tmp_path / "e" / "summary.json").read_text())
+    assert s["finished"] and np.isfinite(s["auc_policy"])
+    cfg = json.loads((tmp_path / "o" / "config.json").read_text())
+    assert cfg["task_config"]["corpus"] == f"tinystories:{path}"
