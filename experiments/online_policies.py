@@ -59,7 +59,8 @@ def _row(name: str, run: dict, const: dict, cost: float, cost_note: str, etas: n
 
 
 def run(preset: str, out: str | Path, optimized: str | None = None, seed: int | None = None,
-        progress: bool = True, hparams: dict | None = None, task_name: str = "perceptron") -> Path:
+        progress: bool = True, hparams: dict | None = None, task_name: str = "perceptron",
+        everies: tuple[int, ...] = (1,)) -> Path:
     """Train every policy into ``out`` and write the table; returns the path of report.md."""
     p = C.get_preset(task_name, preset)
     task_cfg = p.task if seed is None else dataclasses.replace(p.task, seed=seed)
@@ -73,15 +74,17 @@ def run(preset: str, out: str | Path, optimized: str | None = None, seed: int | 
     const = train(task, P.constant(inner.steps, task.n_train), inner, out=out / "constant", progress=progress,
                   desc="constant", extra_config=extra)
     rows = [_row("constant", const, const, 1.0, "reference", etas)]
-    for name in O.POLICIES:
-        hp = (hparams or {}).get(name, {})
-        res = O.train_online(task, name, inner, out=out / f"online_{name}", progress=progress, extra_config=extra,
-                             **hp)
-        s = res["summary"]
-        # Steady-state time per step over constant training's, both measured in the same process.
-        rows.append(_row(O.PREFIX + name, res, const, s["time_ratio_vs_constant"], "per step, compiled", etas))
-        rows[-1]["wall_time_s"] = s["wall_time_s"]
-        rows[-1]["hparams"] = s["hparams"]
+    for every in everies:
+        for name in O.POLICIES:
+            hp = {**(hparams or {}).get(name, {}), **({"every": every} if every != 1 else {})}
+            label = O.PREFIX + name + (f":every={every}" if every != 1 else "")
+            folder = out / (f"online_{name}" + (f"_every{every}" if every != 1 else ""))
+            res = O.train_online(task, name, inner, out=folder, progress=progress, extra_config=extra, **hp)
+            s = res["summary"]
+            # Steady-state time per step over constant training's, both measured in the same process.
+            rows.append(_row(label, res, const, s["time_ratio_vs_constant"], "per step, compiled", etas))
+            rows[-1]["wall_time_s"] = s["wall_time_s"]
+            rows[-1]["hparams"] = s["hparams"]
     opt_info = None
     if optimized:
         gamma, label = P.resolve(optimized, inner.steps, task.n_train)
@@ -161,6 +164,16 @@ def _report(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        vals = ()
+    if not vals or min(vals) < 1:
+        raise SystemExit(f"online_policies: error: every={text!r} is invalid: allowed integers >= 1, e.g. 1,2")
+    return vals
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="output folder (one run record per policy, report.md)")
@@ -168,10 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default="paper", help="the task's preset, e.g. paper | cpu | tiny (default paper)")
     ap.add_argument("--optimized", default=None, help="folder (or .npy) of a policy from 'learning-law optimize'")
     ap.add_argument("--seed", type=int, default=None, help="task seed (default: the preset's)")
+    ap.add_argument("--every", default="1",
+                    help="comma-separated refresh intervals: each online policy is run with gamma refreshed "
+                         "every k steps, for each k (default 1; e.g. 1,2)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
     report = run(args.preset, args.out, args.optimized, seed=args.seed, progress=not args.quiet,
-                 task_name=args.task)
+                 task_name=args.task, everies=_ints(args.every))
     print(report.read_text())
     return 0
 

@@ -162,13 +162,13 @@ def fmt(x, digits: int = 4) -> str:
 
 
 def verdict(paper, ours) -> str:
-    """'close' within :data:`CLOSE` relative difference, else how far off (ours / paper's)."""
+    """'close' within :data:`CLOSE` relative difference, else 'differs' and by how much (ours / paper's)."""
     if not isinstance(paper, (int, float)) or ours is None or not math.isfinite(ours) or paper == 0:
         return ""
     ratio = ours / paper
     if abs(ratio - 1) <= CLOSE:
         return f"close ({ratio:.2f}x the paper's)"
-    return f"**misses** ({ratio:.2g}x the paper's)"
+    return f"**differs** ({ratio:.2g}x the paper's)"
 
 
 def _interval(p: dict, key: str) -> str:
@@ -252,10 +252,11 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
                      f"{verdict(paper, ours)} |")
     lines.append(f"| SIM trend over the search: constant -> final | {P.get('sim_trend', 'n/a')} | {sim_ours} | "
                  f"{sim_verdict} |")
-    misses = [name for name, paper, ours, _ in rows if verdict(paper, ours).startswith("**misses")]
+    misses = [name for name, paper, ours, _ in rows if verdict(paper, ours).startswith("**differs")]
     if sim_verdict.startswith("**"):
         misses.append("SIM trend")
-    miss_text = (f"Numbers of ours that miss the paper's by more than {CLOSE:.0%}: {', '.join(misses)}."
+    miss_text = (f"Numbers of ours that differ from the paper's by more than {CLOSE:.0%} (either way): "
+                 f"{', '.join(misses)}."
                  if misses else f"Every number with a paper value is within {CLOSE:.0%} of it.")
     sim_fit_text = _sim_fit_text(simfit)
     versions = R.versions()

@@ -183,6 +183,8 @@ def task_config_classes() -> dict[str, type]:
 def get_preset(task: str, name: str) -> Preset:
     """The preset ``name`` of ``task``, or a UsageError listing the available ones."""
     if task not in PRESETS:
+        task_config_classes()  # registers the presets of tasks with heavy imports (the LM)
+    if task not in PRESETS:
         raise UsageError(f"task={task!r} is invalid: allowed {sorted(PRESETS)}")
     if name not in PRESETS[task]:
         raise UsageError(f"preset={name!r} is invalid for task {task!r}: allowed {sorted(PRESETS[task])}")

@@ -43,6 +43,10 @@ Policies (``online:NAME``):
   split; ``p = 0`` (the literal "constant weights on the support") over-fits the 512 dev examples and
   loses to constant training on the test loss.
 
+Every policy also takes ``every`` (an integer, default 1): gamma is refreshed (and CT measured) on
+every ``every``-th step and reused in between, where a step then costs what a constant-policy step
+costs (no dev gradient, no JVP). Record steps always refresh.
+
 Baselines a reviewer asks for:
 
 ``loss``    -- loss-proportional weights :math:`\gamma_{t,n} \propto l_n(\theta_t)^{p}` (``power`` = 1):
@@ -104,6 +108,7 @@ class Equalize:
     mix: float = 1e-2  # floor mixing toward uniform, so the support can recover
     clip: float = 3.0  # standardised contributions are clipped to [-clip, clip] (robust to outliers)
     power: float = 1.0  # gamma ~ w * max(CT, 0) ** power; 0: w on the examples with CT > 0
+    every: float = 1.0  # refresh gamma (and measure CT) every this many steps; reuse it in between
     uses_ct = True
 
     def __post_init__(self):
@@ -136,6 +141,7 @@ class LossProportional:
     """gamma_t proportional to l_n(theta_t) ** power (a baseline that ignores the desired data)."""
 
     power: float = 1.0
+    every: float = 1.0  # refresh gamma every this many steps; reuse it in between
     uses_ct = False
 
     def __post_init__(self):
@@ -153,6 +159,7 @@ class LossProportional:
 class DropNegative:
     """Uniform weights on the examples with CT > 0, zero on the others (Property 4.1)."""
 
+    every: float = 1.0  # refresh gamma (and measure CT) every this many steps; reuse it in between
     uses_ct = True
 
     def init(self, n: int) -> tuple:
@@ -167,6 +174,7 @@ class DropNegative:
 class Greedy:
     """gamma_t proportional to max(CT_t, 0): the one-step greedy reweighting (Ren et al., 2018)."""
 
+    every: float = 1.0  # refresh gamma (and measure CT) every this many steps; reuse it in between
     uses_ct = True
 
     def init(self, n: int) -> tuple:
@@ -196,6 +204,9 @@ def make_policy(name: str, **hparams) -> Any:
     if unknown:
         raise UsageError(f"unknown hyper-parameter(s) {unknown} for policy {PREFIX}{key}: allowed "
                          f"{sorted(fields) or 'none'}")
+    every = float(hparams.get("every", 1.0))
+    require(math.isfinite(every) and every >= 1 and every == int(every), "every", hparams.get("every"),
+            "an integer >= 1 (steps between two refreshes of gamma)")
     return cls(**{k: float(v) for k, v in hparams.items()})
 
 
@@ -255,6 +266,17 @@ def _step(loss_fn: PerExampleLoss, policy, train: PyTree, dev: PyTree, test: PyT
     return (params, state), out
 
 
+def _reuse_step(loss_fn: PerExampleLoss, train: PyTree, dev: PyTree, test: PyTree, carry, eta_t: Array,
+                gamma_t: Array):
+    """A step between two refreshes (``every > 1``): the last gamma again, no CT and no dev gradient,
+    so it costs what a constant-policy step costs."""
+    params, state = carry
+    out = {"dev_loss": mean_loss(loss_fn, params, dev), "test_loss": mean_loss(loss_fn, params, test),
+           "gamma": gamma_t}
+    grads = jax.grad(lambda p: jnp.dot(gamma_t, loss_fn(p, train)))(params)
+    return (jax.tree_util.tree_map(lambda p, g: p - eta_t * g, params, grads), state), out
+
+
 @partial(jax.jit, static_argnames=("loss_fn", "policy", "record_every"))
 def run_online_chunk(loss_fn: PerExampleLoss, policy, params: PyTree, state, train: PyTree, dev: PyTree,
                      test: PyTree, etas: Array, record_every: int) -> tuple[PyTree, Any, dict]:
@@ -265,12 +287,25 @@ def run_online_chunk(loss_fn: PerExampleLoss, policy, params: PyTree, state, tra
     0, K, 2K, ... (K = record_every), as :func:`learning_law.inner.run_chunk` records them.
     """
     step = partial(_step, loss_fn, policy, train, dev, test)
-    light = lambda c, e: step(c, e, record=False)  # noqa: E731
+    every = int(getattr(policy, "every", 1))
+
+    def light(c, xs):
+        (params, state, last), (eta_j, j) = c, xs
+        if every == 1:
+            (params, state), out = step((params, state), eta_j, record=False)
+        else:  # refresh gamma on steps j = 0, every, 2 every, ... of the block; reuse it in between
+            (params, state), out = jax.lax.cond(
+                j % every == 0, lambda cc: step(cc, eta_j, record=False),
+                lambda cc: _reuse_step(loss_fn, train, dev, test, cc, eta_j, last), (params, state))
+        return (params, state, out["gamma"]), out
 
     def block(carry, etas_k):
-        # The first step of a block is recorded; the other K-1 run without the per-example outputs.
+        # The first step of a block is recorded (and refreshes gamma); the other K-1 run without the
+        # per-example outputs.
         carry, first = step(carry, etas_k[0], record=True)
-        carry, rest = jax.lax.scan(light, carry, etas_k[1:])
+        (params, state, _), rest = jax.lax.scan(light, (*carry, first["gamma"]),
+                                                (etas_k[1:], jnp.arange(1, etas_k.shape[0])))
+        carry = (params, state)
         keep = {k: jnp.concatenate([first[k][None], rest[k]]) for k in ("dev_loss", "test_loss", "gamma")}
         return carry, (keep, first["train_loss"], first["ct"])
 

@@ -132,4 +132,18 @@ def test_bad_names_and_hparams_raise_usage_error(tiny_task):
     with pytest.raises(UsageError, match="KEY=NUMBER"):
         O.parse_spec("online:equalize:tau")
     assert O.parse_spec("online:equalize:tau=0.1,mix=0.02") == ("equalize", {"tau": 0.1, "mix": 0.02})
-    assert dataclasses.asdict(O.make_policy("online:loss", power=2)) == {"power": 2.0}
+    assert dataclasses.asdict(O.make_policy("online:loss", power=2)) == {"power": 2.0, "every": 1.0}
+
+
+def test_every_reuses_gamma_between_refreshes_and_replays(tiny_task):
+    res = O.train_online(tiny_task, "equalize", INNER, progress=False, time_constant=False, every=3)
+    gamma = res["gamma"]
+    for t in range(INNER.steps):
+        block_start = (t // INNER.record_every) * INNER.record_every
+        if (t - block_start) % 3:  # not a refresh step: the previous row again
+            np.testing.assert_array_equal(gamma[t], gamma[t - 1])
+    assert not np.array_equal(gamma[0], gamma[INNER.record_every])  # refreshed rows do change
+    replay = train(tiny_task, gamma, INNER, progress=False)
+    np.testing.assert_allclose(replay["dev_loss"], res["dev_loss"], rtol=1e-5, atol=1e-6)
+    with pytest.raises(UsageError, match="every"):
+        O.make_policy("equalize", every=1.5)

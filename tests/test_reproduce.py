@@ -98,9 +98,9 @@ def test_plot_command_refuses_bad_input(repro, tmp_path, capsys):
     assert "learning-law law" in capsys.readouterr().err
 
 
-def test_verdict_marks_misses():
+def test_verdict_marks_differences_either_way():
     assert verdict(5.5, 5.0).startswith("close")
-    assert verdict(5.5, 3.5).startswith("**misses")
+    assert verdict(5.5, 3.5).startswith("**differs") and verdict(5.5, 9.0).startswith("**differs")
     assert verdict(None, 3.0) == "" and verdict(2.0, None) == ""
 
 
