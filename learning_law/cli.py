@@ -263,9 +263,10 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_list_presets(args) -> int:
+    width = max(len(name) for presets in C.PRESETS.values() for name in presets)
     for task, presets in C.PRESETS.items():
         for name, p in presets.items():
-            print(f"{task:<11} {name:<6} {p.description}")
+            print(f"{task:<11} {name:<{width}} {p.description}")
     return 0
 
 
