@@ -34,7 +34,10 @@ def draw(run_dir: str | Path, out: str | Path | None = None, loss_below: float =
     ax.set_xlabel("gamma / max gamma at that step")
     ax.set_ylabel("cumulative fraction")
     ax.set_xlim(-0.02, 1.02)
-    ax.set_title("Weights of well-learned examples")
+    if learned.any():
+        ax.set_title("Weights of well-learned examples vs the others")
+    else:  # e.g. a language model: no example reaches the threshold, so Fig. 9's group is empty
+        ax.set_title(f"Weights per example: none has a train loss < {loss_below:g}")
     ax.legend(loc="lower right", fontsize=8)
     return save(fig, out or Path(run_dir) / "gamma_cdf")
 

@@ -33,7 +33,8 @@ def draw(opt_dir: str | Path, out: str | Path | None = None) -> list[str]:
     for i in (0, len(cps) - 1):  # first and last only: intermediate labels crowd where CR converges
         if np.isfinite(cr[i]) and np.isfinite(until[i]):
             ax.annotate(f"outer step {cps[i]['outer_step']}", (cr[i], until[i]), textcoords="offset points",
-                        xytext=(-4, 8), ha="center" if i == 0 else "right", fontsize=7)
+                        xytext=(12, 14) if i == 0 else (-14, -20), ha="left" if i == 0 else "right", fontsize=7,
+                        arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.3"})
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("compression ratio CR (paper's: log2|V| / mean loss)")
     ax.set_ylabel("share of gamma = 0 among CT < 0")
