@@ -59,6 +59,6 @@ def check_fits(estimate: dict[str, int], memory: str, alternatives: dict[str, di
         fits = [f"--memory {k} ({v['total'] / GiB:.2f} GiB)" for k, v in alternatives.items()
                 if v["total"] <= headroom * available]
         hint = ("; these fit: " + ", ".join(fits)) if fits else \
-            "; no memory strategy fits: use more devices (--devices), a smaller T or fewer examples"
+            "; no memory strategy fits: use more devices (--devices), a smaller T, fewer examples or, for the LM, --micro-batch (e.g. 2048)"
     raise UsageError(f"memory={memory!r} needs about {estimate['total'] / GiB:.2f} GiB but only "
                      f"{available / GiB:.2f} GiB are available{hint}")
