@@ -225,15 +225,20 @@ def main() -> int:
                         title=title)
     _common.print_table([breakdown], title="naive breakdown (seconds, extrapolated to all T)")
     speedup = naive_total / min(ours.values())
-    print(f"ours is {speedup:.1f}x faster than the naive outer step jitted per step (issue target: >= 20x): "
-          f"{'MET' if speedup >= 20 else 'NOT MET'}")
+    eager_speedup = rows[-1]["outer_step_s"] / min(ours.values()) if eager_steps else None
     if eager_steps:
-        print(f"ours is {rows[-1]['outer_step_s'] / min(ours.values()):.0f}x faster than the eager naive step")
+        # The issue's naive implementation: a Python loop over steps, per-example gradients, a sort projection.
+        print(f"ours is {eager_speedup:.0f}x faster than the naive outer step as the issue describes it (Python "
+              f"loop, per-example gradients, sort projection; eager) (target >= 20x): "
+              f"{'MET' if eager_speedup >= 20 else 'NOT MET'}")
+    print(f"ours is {speedup:.1f}x faster than the same naive loop with each step jitted (a stronger baseline): "
+          f"{'>= 20x' if speedup >= 20 else 'below 20x'}")
     _common.write_result("metagrad_vs_naive", args, {
         "sizes": {"dim": task_cfg.dim, "n_train": n, "n_dev": task_cfg.n_dev, "steps": steps},
         "correctness": check, "rows": rows, "naive_breakdown": breakdown,
-        "speedup_best_ours": speedup, "target": 20.0, "target_met": speedup >= 20,
-        "speedup_vs_eager": rows[-1]["outer_step_s"] / min(ours.values()) if eager_steps else None})
+        "speedup_best_ours": speedup, "target": 20.0, "target_met_vs_jit_per_step": speedup >= 20,
+        "speedup_vs_eager": eager_speedup,
+        "target_met_vs_eager": None if eager_speedup is None else eager_speedup >= 20})
     return 0
 
 
