@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up a local virtual environment and run the project's main job or its tests.
 
-    python3 dev.py main    # set up .venv, then reproduce the perceptron experiment (cpu preset)
+    python3 dev.py main    # set up .venv, then reproduce the perceptron and the LM experiments (cpu presets)
     python3 dev.py test    # set up .venv, then run the test suite
 
 Needs only python3 (>= 3.11), pip and git. The environment is (re)installed when pyproject.toml changes.
@@ -43,11 +43,15 @@ def main() -> int:
         return 2
     setup()
     env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")}
-    if job == "main":
-        cmd = [str(PY), "-m", "learning_law.cli", "reproduce", "perceptron", "--preset", "cpu",
-               "--out", "runs/reproduce-perceptron-cpu", "--overwrite", *extra]
-    else:
-        cmd = [str(PY), "-m", "pytest", "tests", *extra]
+    if job == "main":  # both experiments of the paper at CPU scale, on the embedded (generated) data
+        for experiment in ("perceptron", "lm"):
+            cmd = [str(PY), "-m", "learning_law.cli", "reproduce", experiment, "--preset", "cpu",
+                   "--out", f"runs/reproduce-{experiment}-cpu", "--overwrite", *extra]
+            code = subprocess.run(cmd, cwd=ROOT, env=env).returncode
+            if code:
+                return code
+        return 0
+    cmd = [str(PY), "-m", "pytest", "tests", *extra]
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
 
