@@ -9,11 +9,11 @@ exactly and fixes L0 of the paper's scaling-law fit.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from experiments.reproduce import Experiment
+from experiments.reproduce import main as _main
 from experiments.reproduce import reproduce as _reproduce
 
 # The paper's numbers (../shared/PAPER.md sections 4-5): speed-up, AUC and CR read off its text/figures;
@@ -44,14 +44,7 @@ def reproduce(preset: str, out: str | Path, *, resume: bool = False, overwrite: 
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="cpu", help="cpu | paper | tiny")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--overwrite", action="store_true")
-    args = ap.parse_args(argv)
-    print(reproduce(args.preset, args.out, resume=args.resume, overwrite=args.overwrite))
-    return 0
+    return _main(EXPERIMENT, argv, __doc__)
 
 
 if __name__ == "__main__":

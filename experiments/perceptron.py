@@ -9,11 +9,11 @@ With --resume a finished part is reused and an interrupted search continues.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from experiments.reproduce import Experiment
+from experiments.reproduce import main as _main
 from experiments.reproduce import reproduce as _reproduce
 
 # The paper's headline numbers for this experiment (../shared/PAPER.md section 4), shown beside ours.
@@ -35,14 +35,7 @@ def reproduce(preset: str, out: str | Path, *, resume: bool = False, overwrite: 
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="cpu", help="cpu | paper | paper-dev4096 | tiny")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--overwrite", action="store_true")
-    args = ap.parse_args(argv)
-    print(reproduce(args.preset, args.out, resume=args.resume, overwrite=args.overwrite))
-    return 0
+    return _main(EXPERIMENT, argv, __doc__)
 
 
 if __name__ == "__main__":

@@ -337,3 +337,17 @@ def _sim_fit_text(simfit: dict) -> str:
     return head + (" These points do not locate the asymptote (b sits at the edge of its search, or its standard "
                    f"error {fmt(simfit['b_se'], 2)} exceeds its distance from the largest CR): the paper's "
                    "SIM -> infinity as CR -> b is not resolved by this run.")
+
+
+def main(exp: Experiment, argv: list[str] | None = None, doc: str | None = None) -> int:
+    """``python -m experiments.<name> --preset P --out DIR``: the command line of an experiment module."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="cpu", help=f"a preset of task {exp.task!r} (learning-law list-presets)")
+    ap.add_argument("--out", required=True, help="folder for everything")
+    ap.add_argument("--resume", action="store_true", help="reuse finished parts in --out")
+    ap.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
+    args = ap.parse_args(argv)
+    print(reproduce(exp, args.preset, args.out, resume=args.resume, overwrite=args.overwrite))
+    return 0
