@@ -6,17 +6,11 @@ import numpy as np
 import pytest
 
 from learning_law.cli import main
+from cli_runner import run
 
 TINY = ["--preset", "tiny"]
 
 
-def run(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as e:  # argparse's own usage errors
-        code = e.code
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 def test_train_writes_a_finished_record(tmp_path, capsys):

@@ -12,11 +12,11 @@ import pytest
 from learning_law import compress as CM
 from learning_law import config as C
 from learning_law import policy as P
-from learning_law.cli import main
 from learning_law.errors import UsageError
 from learning_law.tasks import build_task
 from learning_law.tasks.perceptron import perceptron_loss, perceptron_symbol_probs
 from theory import coding
+from cli_runner import run as _cli
 
 TINY = C.PRESETS["perceptron"]["tiny"]
 
@@ -107,13 +107,6 @@ def test_bad_input_is_refused_before_training(tmp_path):
     assert not (tmp_path / "summary.json").exists()
 
 
-def _cli(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code
-    c = capsys.readouterr()
-    return code, c.out + c.err
 
 
 def test_cli(tmp_path, capsys):

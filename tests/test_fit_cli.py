@@ -6,19 +6,12 @@ import numpy as np
 import pytest
 
 from learning_law import record as R
-from learning_law.cli import main
 from theory.scaling import chinchilla_law, scaling_law
+from cli_runner import run
 
 TRUTH = (0.1, 300.0, 0.4)
 
 
-def run(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as e:  # argparse's own usage errors
-        code = e.code
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 def _csv(path, header, rows):

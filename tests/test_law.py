@@ -10,13 +10,13 @@ import pytest
 from learning_law import analysis as A
 from learning_law import config as C
 from learning_law import record as R
-from learning_law.cli import main
 from learning_law.inner import lr_schedule
 from learning_law.metagrad import auc_of_policy
 from learning_law.tasks import build_task
 from learning_law.train import train
 from theory import law as LAW
 from theory.certificate import kkt_residual
+from cli_runner import run as run_cli
 
 
 def _sparse_policy(rng, rows, n):
@@ -105,13 +105,6 @@ def test_law_of_run_certificate_from_an_independent_gradient(tmp_path):
     assert gone["sim_mean"] == pytest.approx(out["sim_mean"])
 
 
-def run_cli(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 def test_cli_law_on_optimize_and_evaluate_folders(tmp_path, capsys):

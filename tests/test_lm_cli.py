@@ -5,20 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from learning_law.cli import main
+from cli_runner import run
 
 pytestmark = pytest.mark.filterwarnings("ignore:the tokenizer")  # tiny vocabulary: no exact entropy
 
 LM_TINY = ["--task", "lm", "--preset", "tiny", "--quiet"]
 
 
-def run(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as e:  # argparse's own usage errors
-        code = e.code
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 def test_train_writes_a_finished_lm_record(tmp_path, capsys):
