@@ -170,7 +170,7 @@ def _ints(text: str) -> tuple[int, ...]:
     except ValueError:
         vals = ()
     if not vals or min(vals) < 1:
-        raise SystemExit(f"online_policies: error: every={text!r} is invalid: allowed integers >= 1, e.g. 1,2")
+        raise argparse.ArgumentTypeError(f"every={text!r} is invalid: allowed integers >= 1, e.g. 1,2")
     return vals
 
 
@@ -181,13 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default="paper", help="the task's preset, e.g. paper | cpu | tiny (default paper)")
     ap.add_argument("--optimized", default=None, help="folder (or .npy) of a policy from 'learning-law optimize'")
     ap.add_argument("--seed", type=int, default=None, help="task seed (default: the preset's)")
-    ap.add_argument("--every", default="1",
+    ap.add_argument("--every", type=_ints, default=(1,),
                     help="comma-separated refresh intervals: each online policy is run with gamma refreshed "
                          "every k steps, for each k (default 1; e.g. 1,2)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
     report = run(args.preset, args.out, args.optimized, seed=args.seed, progress=not args.quiet,
-                 task_name=args.task, everies=_ints(args.every))
+                 task_name=args.task, everies=args.every)
     print(report.read_text())
     return 0
 

@@ -84,7 +84,7 @@ from learning_law.inner import eval_losses, lr_schedule, mean_loss, run_chunk
 from learning_law.policy import constant as constant_policy
 from learning_law.progress import bar
 from learning_law.tasks.base import PerExampleLoss, PyTree, Task
-from learning_law.train import _chunk_size, _save_partial, check_chunk, save_record, summarize
+from learning_law.train import _chunk_size, _save_partial, assemble_records, check_chunk, save_record, summarize
 
 PREFIX = "online:"
 
@@ -418,20 +418,10 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
         _save_partial(out, parts, steps)
         raise NumericalError(f"loss became NaN/inf at inner step {steps} under {label} (lr={inner.lr})")
 
-    dev_loss = np.concatenate([p["dev_loss"] for p in parts] + [[final_dev]]).astype(np.float32)
-    test_loss = np.concatenate([p["test_loss"] for p in parts] + [[final_test]]).astype(np.float32)
+    result = assemble_records(parts, final_dev, final_test, steps, inner.record_every)
+    dev_loss, test_loss = result["dev_loss"], result["test_loss"]
     gamma = np.concatenate([p["gamma"] for p in parts]).astype(np.float32)
-    record_steps = np.arange(0, steps, inner.record_every)
-    result = {
-        "dev_loss": dev_loss,
-        "test_loss": test_loss,
-        "train_loss": np.concatenate([p["train_loss"] for p in parts]),
-        "ct": np.concatenate([p["ct"] for p in parts]),
-        "record_steps": record_steps,
-        "gamma_recorded": gamma[record_steps],
-        "gamma": gamma,
-        "params_final": jax.device_get(params),
-    }
+    result.update(gamma_recorded=gamma[result["record_steps"]], gamma=gamma, params_final=jax.device_get(params))
     summary = summarize(dev_loss, test_loss, task.vocab_size, compile_time + run_time)
     summary.update(policy=label, hparams=dataclasses.asdict(policy), compile_time_s=round(compile_time, 3),
                    run_time_s=round(run_time, 4), seconds_per_step=run_time / steps,

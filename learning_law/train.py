@@ -102,18 +102,9 @@ def train(
         raise NumericalError(f"loss became NaN/inf at inner step {steps} (lr={inner.lr}); try a smaller --lr")
     wall = time.perf_counter() - t0
 
-    dev_loss = np.concatenate([p["dev_loss"] for p in parts] + [[final_dev]]).astype(np.float32)
-    test_loss = np.concatenate([p["test_loss"] for p in parts] + [[final_test]]).astype(np.float32)
-    record_steps = np.arange(0, steps, inner.record_every)
-    result = {
-        "dev_loss": dev_loss,
-        "test_loss": test_loss,
-        "train_loss": np.concatenate([p["train_loss"] for p in parts]),
-        "ct": np.concatenate([p["ct"] for p in parts]),
-        "record_steps": record_steps,
-        "gamma_recorded": np.asarray(gamma[record_steps]),
-        "params_final": jax.device_get(params),
-    }
+    result = assemble_records(parts, final_dev, final_test, steps, inner.record_every)
+    dev_loss, test_loss = result["dev_loss"], result["test_loss"]
+    result.update(gamma_recorded=np.asarray(gamma[result["record_steps"]]), params_final=jax.device_get(params))
     for key in ("ct_precond", "batch_idx"):  # Adam's preconditioned contribution; the mini-batch schedule
         if key in parts[0]:
             result[key] = np.concatenate([p[key] for p in parts])
@@ -121,6 +112,19 @@ def train(
     if out is not None:
         save_record(out, result)
     return result
+
+
+def assemble_records(parts: list[dict], final_dev: float, final_test: float, steps: int,
+                     record_every: int) -> dict:
+    """The chunks' records as one run: ``dev_loss, test_loss: [T+1]`` (the final losses appended),
+    ``train_loss, ct: [T', N]`` and ``record_steps: [T']`` (0, K, 2K, ...)."""
+    return {
+        "dev_loss": np.concatenate([p["dev_loss"] for p in parts] + [[final_dev]]).astype(np.float32),
+        "test_loss": np.concatenate([p["test_loss"] for p in parts] + [[final_test]]).astype(np.float32),
+        "train_loss": np.concatenate([p["train_loss"] for p in parts]),
+        "ct": np.concatenate([p["ct"] for p in parts]),
+        "record_steps": np.arange(0, steps, record_every),
+    }
 
 
 RECORD_ARRAYS = ("dev_loss", "test_loss", "train_loss", "ct", "record_steps", "gamma_recorded", "ct_precond",
