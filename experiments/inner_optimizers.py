@@ -44,7 +44,7 @@ def _law(run_dir: Path, key: str, until_loss: float | None) -> dict | None:
 
 def run(preset: str, out: str | Path, optimizers: list[str], *, adam_lr: float, outer_steps: int | None,
         outer_lr: float | None, batch_size: int = 0, progress: bool = True, resume: bool = False,
-        adam_outer_lr: float | None = 0.05, adam_schedule: str = "linear") -> Path:
+        adam_outer_lr: float | None = None, adam_schedule: str = "linear") -> Path:
     """Search, evaluate and tabulate every optimiser in ``optimizers``; returns the path of report.md."""
     p = C.get_preset("perceptron", preset)
     for name in optimizers:
@@ -53,18 +53,18 @@ def run(preset: str, out: str | Path, optimizers: list[str], *, adam_lr: float, 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     task = build_task("perceptron", p.task)
-    outer = C.override(p.outer, outer_steps=outer_steps, outer_lr=outer_lr)
+    outer = _with_step(C.override(p.outer, outer_steps=outer_steps), outer_lr, None)
     rows, t0 = [], time.perf_counter()
     for name in optimizers:
         lr = adam_lr if name == "adam" else p.inner.lr
         inner = dataclasses.replace(p.inner, optimizer=name, lr=lr,
                                     batch_size=batch_size if name != "gd" else 0)
         d = out / name
-        # Adam's update is divided by sqrt(v): the AUC is more sensitive to gamma and needs a smaller step,
-        # and at a constant step the search oscillates (measured on paper-dev4096: 0.5 and 0.05 constant
-        # end at AUC 0.146 / 0.127, 0.05 decaying linearly at 0.098), so its step decays to 0.
-        run_outer = (C.override(outer, outer_lr=adam_outer_lr, schedule=adam_schedule) if name == "adam"
-                     else outer)
+        # A fixed step for Adam's search must be set apart: Adam's update is divided by sqrt(v), the AUC is
+        # more sensitive to gamma, and at a constant step the search oscillates (measured on paper-dev4096:
+        # 0.5 and 0.05 constant end at AUC 0.146 / 0.127, 0.05 decaying linearly at 0.098). The default
+        # search (no outer lr) finds its own step for both.
+        run_outer = _with_step(outer, adam_outer_lr, adam_schedule) if name == "adam" else outer
         extra = {"preset": preset, "experiment": "inner_optimizers"}
         if resume and R.is_finished(d / "optimize"):
             opt = R.read_json(d / "optimize" / "summary.json")
@@ -91,6 +91,13 @@ def run(preset: str, out: str | Path, optimizers: list[str], *, adam_lr: float, 
     return out / "report.md"
 
 
+def _with_step(outer: C.OuterConfig, lr: float | None, schedule: str | None) -> C.OuterConfig:
+    """``outer`` as it is when ``lr`` is None, else the fixed search at ``lr`` (and ``schedule``)."""
+    if lr is None:
+        return outer
+    return dataclasses.replace(outer, search="fixed", outer_lr=lr, schedule=schedule or outer.schedule)
+
+
 def _f(x, digits=3) -> str:
     return "n/a" if x is None else f"{x:.{digits}g}" if isinstance(x, (float, np.floating)) else str(x)
 
@@ -104,7 +111,8 @@ def _report(data: dict, out: Path) -> str:
              "| inner optimiser | lr | outer steps (lr) | search (s) | speed-up test | speed-up dev | AUC constant "
              "| AUC policy | AUC test constant | AUC test policy |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in data["rows"]:
-        lines.append(f"| {r['optimizer']} | {r['lr']} | {r['outer_steps']} ({r['outer_lr']}, {r['schedule']}) | {_f(r['search_s'])} | "
+        step = "default search" if r["outer_lr"] is None else f"{r['outer_lr']}, {r['schedule']}"
+        lines.append(f"| {r['optimizer']} | {r['lr']} | {r['outer_steps']} ({step}) | {_f(r['search_s'])} | "
                      f"{_f(r['speedup_test'])} | {_f(r['speedup_dev'])} | {_f(r['auc_constant'], 4)} | "
                      f"{_f(r['auc_policy'], 4)} | {_f(r['auc_test_constant'], 4)} | {_f(r['auc_test_policy'], 4)} |")
     lines += ["", "## Learning Law under each contribution definition", "",
@@ -123,8 +131,12 @@ def _report(data: dict, out: Path) -> str:
                              f"{_f(s.get('ct_cv_support_until'))} | {_f(s.get('zero_share_negative_ct_until'))} |")
     adam = next((r for r in data["rows"] if r["optimizer"] == "adam"), None)
     opts = f" --optimizers {','.join(r['optimizer'] for r in data['rows'])} --outer-steps {data['rows'][0]['outer_steps']}"
+    if data["rows"][0]["outer_lr"] is not None:
+        opts += f" --outer-lr {data['rows'][0]['outer_lr']}"
     if adam:
-        opts += f" --adam-lr {adam['lr']} --adam-outer-lr {adam['outer_lr']} --adam-schedule {adam['schedule']}"
+        opts += f" --adam-lr {adam['lr']}"
+        if adam["outer_lr"] is not None:
+            opts += f" --adam-outer-lr {adam['outer_lr']} --adam-schedule {adam['schedule']}"
     lines += ["", f"Wall time of this invocation {data['wall_time_s']} s (parts reused with --resume not counted). Re-run: `python -m experiments.inner_optimizers "
               f"--out {out} --preset {data['preset']}{opts}`.", ""]
     return "\n".join(lines)
@@ -138,11 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--adam-lr", type=float, default=0.003,
                     help="Adam's inner learning rate (default 0.003: the constant policy's AUC then matches GD's)")
     ap.add_argument("--outer-steps", type=int, default=None, help="outer steps (default: the preset's)")
-    ap.add_argument("--outer-lr", type=float, default=None, help="outer learning rate (default: the preset's)")
-    ap.add_argument("--adam-outer-lr", type=float, default=0.05,
-                    help="outer learning rate of the Adam search (default 0.05)")
+    ap.add_argument("--outer-lr", type=float, default=None,
+                    help="a fixed outer learning rate (default: the preset's search)")
+    ap.add_argument("--adam-outer-lr", type=float, default=None,
+                    help="a fixed outer learning rate for the Adam search alone (default: the same search as GD)")
     ap.add_argument("--adam-schedule", default="linear", choices=("linear", "constant"),
-                    help="outer lr schedule of the Adam search (default linear: decays to 0)")
+                    help="schedule of --adam-outer-lr (default linear: decays to 0)")
     ap.add_argument("--batch-size", type=int, default=0, help="mini-batch size for the non-gd optimisers (0: full)")
     ap.add_argument("--resume", action="store_true", help="reuse finished parts in --out")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -110,6 +110,11 @@ def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = F
     clock["evaluate"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    other = _other_search(p, task, out, resume=resume, progress=progress, extra=extra)
+    if other is not None:
+        clock[f"the other search ({other['search']}) + its evaluation"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     law = A.law_of_evaluate(ev_dir)
     A.outer_trajectory(opt_dir, progress=progress)
     clock["Learning Law (trajectory of saved policies)"] = time.perf_counter() - t
@@ -123,10 +128,64 @@ def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = F
     simfit = R.read_json(out / "figures" / "sim_vs_cr.json")
     traj = R.read_json(opt_dir / "trajectory.json")
     text = report(exp, preset, p, opt, ev, law, traj, table1, simfit, figs, out, clock,
-                  time.perf_counter() - t0, l0)
+                  time.perf_counter() - t0, l0, other)
     path = out / "report.md"
     R.atomic_write(path, lambda f: f.write(text.encode()))
     return path
+
+
+def other_outer(p: C.Preset) -> C.OuterConfig | None:
+    """The search shown beside the preset's own: ``p.other_outer``, else the default search when the preset
+    runs a fixed step (a reproduction of the authors' step shows what the toolkit's default gives)."""
+    if p.other_outer is not None:
+        return p.other_outer
+    if p.outer.search == "fixed":
+        return dataclasses.replace(p.outer, search="auto", outer_lr=None)
+    return None
+
+
+def _other_search(p: C.Preset, task, out: Path, *, resume: bool, progress: bool, extra: dict) -> dict | None:
+    """Optimise and evaluate with :func:`other_outer` into ``optimize-SEARCH`` / ``evaluate-SEARCH``."""
+    outer = other_outer(p)
+    if outer is None:
+        return None
+    opt_dir, ev_dir = out / f"optimize-{outer.search}", out / f"evaluate-{outer.search}"
+    if resume and R.is_finished(opt_dir):
+        opt = R.read_json(opt_dir / "summary.json")
+    else:
+        opt = optimize(task, p.inner, outer, opt_dir, resume=resume, progress=progress, extra_config=extra)
+    if resume and R.is_finished(ev_dir):
+        ev = R.read_json(ev_dir / "summary.json")
+    else:
+        ev = evaluate(task, p.inner, np.load(opt_dir / "gamma.npy", mmap_mode="r"), ev_dir,
+                      policy_name=str(opt_dir / "gamma.npy"), smooth_sigma=p.smooth_sigma, progress=progress,
+                      extra_config=extra, resume=resume)
+    return {"search": outer.search, "outer": outer, "opt": opt, "ev": ev, "opt_dir": opt_dir.name,
+            "ev_dir": ev_dir.name}
+
+
+def search_text(outer: C.OuterConfig) -> str:
+    """One phrase naming a search and its step."""
+    if outer.search == "auto":
+        return "the default search (`auto`: Barzilai-Borwein trial step, monotone Armijo backtracking, no step to set)"
+    return f"a fixed outer lr {outer.outer_lr:g} ({outer.schedule})"
+
+
+def _comparison(p, opt: dict, ev: dict, other: dict | None) -> str:
+    """The preset's search and the other one side by side (markdown), from their summaries."""
+    if other is None:
+        return ""
+    rows = [("search", p.outer, opt, ev, "`optimize/`, `evaluate/`"),
+            ("beside it", other["outer"], other["opt"], other["ev"], f"`{other['opt_dir']}/`, `{other['ev_dir']}/`")]
+    lines = ["| | search | outer steps run (stop) | selected step | seconds | rejected trials | dev AUC: constant -> "
+             "selected | test speed-up | dev speed-up | test AUC | folders |", "|" + " --- |" * 11]
+    for name, outer, o, e, where in rows:
+        lines.append(f"| {name} | {search_text(outer)} | {fmt(o.get('outer_steps_run'))} ({o.get('stop_reason', 'n/a')}) "
+                     f"| {fmt(o.get('selected_outer_step'))} | {fmt(o.get('wall_time_s'))} | {fmt(o.get('rejected_trials'))} "
+                     f"| {fmt(o.get('auc_constant'))} -> {fmt(o.get('auc_final'))} | {fmt(e['speedup'])} | "
+                     f"{fmt(e['speedup_dev'])} | {fmt(e['auc_test_policy'])} | {where} |")
+    return ("## The two searches\n\nThe numbers above are of the preset's search; the other search ran on the "
+            "same task, validation split and selection:\n\n" + "\n".join(lines) + "\n")
 
 
 def draw_figures(opt_dir: Path, ev_dir: Path, fig_dir: Path, *, n_boot: int = 100,
@@ -205,7 +264,8 @@ def _sim_trend(traj: dict, simfit: dict) -> tuple[str, str]:
 
 
 def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj: dict, table1: dict,
-           simfit: dict, figs: dict, out: Path, clock: dict, wall: float, l0: float | None) -> str:
+           simfit: dict, figs: dict, out: Path, clock: dict, wall: float, l0: float | None,
+           other: dict | None = None) -> str:
     P = exp.paper
     rel = lambda path: str(Path(path).relative_to(out))  # noqa: E731
     fits = table1["fits"]["paper"]
@@ -268,6 +328,9 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
         f"learning-law evaluate --policy {q}/optimize --out {q}/evaluate",
         f"learning-law law {q}/evaluate",
         f"learning-law law {q}/optimize",
+        *([f"learning-law optimize --task {exp.task} --preset {preset} {_search_flags(other['outer'])} "
+           f"--out {q}/{other['opt_dir']}",
+           f"learning-law evaluate --policy {q}/{other['opt_dir']} --out {q}/{other['ev_dir']}"] if other else []),
         *[f"learning-law plot {name} {q}/{'optimize' if src == 'opt' else 'evaluate'} --out {q}/figures/{name}"
           for name, src, _ in FIGURE_LIST if name != "loss_curves_log"],
     ])
@@ -279,7 +342,9 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
 
 {p.description}
 Task `{exp.task}`: N = {p.task.n_train}{_sizes(p)}; inner T = {p.inner.steps}, eta = {p.inner.lr};
-policy search: {p.outer.outer_steps} outer steps, outer lr {p.outer.outer_lr} ({p.outer.schedule}), memory `{p.outer.memory}`;
+policy search: {search_text(p.outer)}, at most {p.outer.outer_steps} outer steps ({fmt(opt.get('outer_steps_run'))} run,
+stop: {opt.get('stop_reason', 'n/a')}), memory `{p.outer.memory}`; the policy evaluated is the one with the best
+{opt.get('selected_by', 'dev AUC')} (outer step {fmt(opt.get('selected_outer_step'))}; {_val_text(p)});
 {len(cps)} policies of the search (outer steps {', '.join(str(c['outer_step']) for c in cps)}) retrained for the Learning Law.
 
 | quantity | paper | this run | |
@@ -295,6 +360,7 @@ fitting procedure on the test loss, t > {fmt(table1['t_min'])}, curve smoothed w
 {_overfit_note(ev, p, exp.overfit_hint)}
 {sim_fit_text}
 
+{_comparison(p, opt, ev, other)}
 ## Table 1: scaling-law fits (both methods)
 
 {table1_md}
@@ -315,6 +381,18 @@ Policy search: {fmt(opt.get('wall_time_s'))} s ({fmt(opt.get('seconds_per_outer_
 
 Versions: {", ".join(f"{k} {v}" for k, v in versions.items())}.
 """
+
+
+def _search_flags(outer: C.OuterConfig) -> str:
+    if outer.search == "auto":
+        return "--search auto"
+    return f"--search fixed --outer-lr {outer.outer_lr:g} --schedule {outer.schedule}"
+
+
+def _val_text(p) -> str:
+    n = getattr(p.task, "n_val", 0)
+    return (f"{n} validation examples, a draw of the desired distribution no search fits and the test split "
+            "never used for a choice" if n else "no validation split: the dev AUC decides")
 
 
 def _sizes(p) -> str:

@@ -28,8 +28,15 @@ HELP = {
     "init_std": "theta_0 = init_std * N(0, I) (0: zeros)", "seed": "seed of the task's data and theta_0",
     "steps": "T, inner steps", "lr": "eta, inner learning rate", "warmup_steps": "linear eta warm-up steps",
     "record_every": "stride of per-example records (train losses, contributions)",
-    "outer_steps": "K, outer steps of the policy search", "outer_lr": "outer learning rate eps (at step 0)",
-    "schedule": "outer lr schedule: linear (to 0) or constant",
+    "outer_steps": "K, outer steps of the policy search (at most)",
+    "search": "auto: steps found by backtracking, never raises the AUC, nothing to tune | fixed: the reference's "
+              "--outer-lr and --schedule (given either, fixed is implied)",
+    "outer_lr": "fixed search: outer learning rate eps at step 0",
+    "schedule": "fixed search: outer lr schedule, linear (to 0) or constant",
+    "select": "which policy of the search gamma.npy is: the best validation AUC (the objective) or the best "
+              "validation speed-up (T / t* on the validation curve)",
+    "patience": "stop after this many outer steps without a better selected policy (0: never)",
+    "n_val": "validation examples: the search keeps the policy with the best AUC on them (0: none, dev decides)",
     "frozen_steps": "first inner steps kept at the constant policy",
     "memory": "what the backward pass stores: full | theta | block (sqrt(T))",
     "block_size": "steps per stored theta for --memory block (0: sqrt(T))",
@@ -54,7 +61,8 @@ HELP = {
 def _add_fields(p: argparse.ArgumentParser, cls, defaults, title: str, fields=None) -> None:
     g = p.add_argument_group(f"{title} (default: the preset's; shown for --preset paper)")
     for f in fields if fields is not None else dataclasses.fields(cls):
-        typ = {"int": int, "float": float, "str": str, "float | None": float, "bool": _bool}[str(f.type)]
+        typ = {"int": int, "float": float, "str": str, "float | None": float, "str | None": str,
+               "bool": _bool}[str(f.type)]
         choices = None
         if f.name == "memory":
             choices = C.MEMORY_STRATEGIES
@@ -62,6 +70,10 @@ def _add_fields(p: argparse.ArgumentParser, cls, defaults, title: str, fields=No
             choices = C.INNER_OPTIMIZERS
         elif f.name == "schedule":
             choices = ("linear", "constant")
+        elif f.name == "search":
+            choices = C.SEARCHES
+        elif f.name == "select":
+            choices = ("auc", "speedup")
         names = ["--" + f.name.replace("_", "-")] + (["--inner-opt"] if f.name == "optimizer" else [])
         g.add_argument(*names, dest=f.name, type=typ, default=None, choices=choices,
                        metavar=None if choices else f.name.upper(),
@@ -165,8 +177,28 @@ def _configs(args, base: C.Preset | None = None):
                          f"task {args.task!r}")
     task = C.override(preset.task, **{k: vals.get(k) for k in own})
     inner = C.override(preset.inner, **{k: vals.get(k) for k in INNER_FIELDS})
-    outer = C.override(preset.outer, **{k: vals.get(k) for k in OUTER_FIELDS if k in vals})
+    changes = _search_choice(preset.outer, vals)
+    base_outer = (dataclasses.replace(preset.outer, search="auto", outer_lr=None)
+                  if changes.get("search") == "auto" else preset.outer)
+    outer = C.override(base_outer, **changes)
     return preset, task, inner, outer
+
+
+def _search_choice(base: C.OuterConfig, vals: dict) -> dict:
+    """The outer options given, with the search made consistent: --outer-lr/--schedule imply fixed;
+    --search auto drops the preset's fixed step."""
+    given = {k: vals.get(k) for k in OUTER_FIELDS if k in vals}
+    fixed_opts = [k for k in ("outer_lr", "schedule") if given.get(k) is not None]
+    if given.get("search") == "auto":
+        if fixed_opts:
+            raise UsageError(f"option(s) {', '.join('--' + k.replace('_', '-') for k in fixed_opts)} apply to "
+                             "--search fixed only; --search auto finds its own step")
+        return given
+    if fixed_opts and given.get("search") is None:
+        given["search"] = "fixed"
+    if given.get("search") == "fixed" and base.outer_lr is None and given.get("outer_lr") is None:
+        raise UsageError("--search fixed needs --outer-lr (a finite number > 0)")
+    return given
 
 
 def _preset_from_run(folder: Path) -> C.Preset | None:

@@ -1,22 +1,34 @@
-"""Search the learning policy: projected gradient descent on gamma (paper Section 4.1).
+"""Search the learning policy gamma minimising the dev AUC (paper Section 4.1), and select what to keep.
 
-    gamma <- Proj_simplex(gamma - eps_k * dAUC/dgamma),   eps_k = outer_lr * (1 - k / K)  (linear)
+Two update rules (:mod:`learning_law.search`): ``auto`` (the default: projected gradient with a
+Barzilai-Borwein trial step and monotone Armijo backtracking, no step size to choose, never raises the
+AUC) and ``fixed`` (the reference's ``gamma <- Proj(gamma - eps_k dAUC/dgamma)`` with ``--outer-lr`` and
+``--schedule``), both with the exact gradient of :mod:`learning_law.metagrad`. The first
+``frozen_steps`` rows stay at the constant policy.
 
-row by row, with the exact gradient from :mod:`learning_law.metagrad`. The first ``frozen_steps`` rows
-stay at the constant policy. The whole outer state (gamma, step, AUC history) is checkpointed with
-orbax every ``checkpoint_every`` outer steps; ``resume=True`` restores the latest checkpoint and
-continues, and since each outer step is a deterministic jitted function of that state, the final
-policy is bit-identical to an uninterrupted run.
+**Selection.** The search fits the dev split, so its last policy is not necessarily its best on the
+desired distribution. Every ``eval_every`` outer steps the policy's AUC on the validation split
+(``n_val``, a third draw never fitted) is measured; ``gamma.npy`` is the policy with the lowest
+validation AUC among those whose dev AUC is not above the constant policy's, the constant policy
+included. Without a validation split the dev AUC decides. ``patience`` stops the search after that many
+outer steps without a better one. The test split is never used for a choice; it is logged only.
+
+**Guards.** A fixed-step AUC that is non-finite or above :data:`OUTER_DIVERGENCE` x the constant
+policy's stops the search with the outer step named (the checkpoint before it is kept).
+
+The outer state (policy, step size, histories, best policy) is checkpointed with orbax every
+``checkpoint_every`` outer steps; ``resume=True`` continues from the latest readable checkpoint, and
+since each outer step is a deterministic function of that state the result is bit-identical.
 
 Output folder::
 
     config.json           task/inner/outer configs, versions
-    metrics.jsonl         one line per outer step: step, auc (of the policy before the update), lr
-    outer_auc.npy         [K] the same AUCs
-    outer_evals.npy       [K, 4] every eval_every steps, of the updated policy: dev AUC, test AUC,
-                          speed-up on test and on dev over the constant policy (NaN between)
+    metrics.jsonl         one line per outer step: outer_step, auc (of the policy the step started from),
+                          step_size, trials (forward runs), and at evaluations the EVAL_FIELDS
+    outer_auc.npy         [K] the same AUCs (NaN after an early stop)
+    outer_evals.npy       [K, 5] row k, after k + 1 updates: EVAL_FIELDS (NaN between evaluations)
     policies/gamma_KKKKK.npy  the policy after k updates, every save_every outer steps (and the last)
-    gamma.npy             the final policy [T, N]
+    gamma.npy             the selected policy [T, N]; gamma_last.npy the last one when they differ
     checkpoints/          orbax checkpoints of the outer state
     summary.json          written last (the run is finished when it exists)
 """
@@ -25,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -39,19 +52,24 @@ from learning_law import memory as M
 from learning_law import optimizers as O
 from learning_law import policy as P
 from learning_law import record as R
+from learning_law import search as S
 from learning_law.errors import NumericalError, UsageError
 from learning_law.inner import loss_curves, lr_schedule
 from learning_law.metagrad import auc_and_grad, auc_of_policy
 from learning_law.progress import bar
 from learning_law.sharding import place_policy
-from learning_law.train import DIVERGENCE_FACTOR
 from learning_law.tasks.base import Task
 from theory.simplex import project_rows_onto_simplex
 from theory.speedup import speedup_ratio
 
+OUTER_DIVERGENCE = 2.0  # a fixed step that doubles the AUC of the constant policy has left the region
+#                         where the gradient predicts anything: stop and say so
+EVAL_FIELDS = ("auc_after", "auc_test_after", "speedup_test", "speedup_dev", "auc_val_after", "speedup_val_after")
+STOPS = ("completed", "stationary", "patience")
+
 
 def outer_lr(outer: C.OuterConfig, k: int) -> np.float32:
-    """eps_k: linear decay from outer_lr to 0 over the K outer steps (or constant)."""
+    """eps_k of the fixed search: linear decay from outer_lr to 0 over the K outer steps (or constant)."""
     if outer.schedule == "linear":
         return np.float32(outer.outer_lr * (1.0 - k / outer.outer_steps))
     return np.float32(outer.outer_lr)
@@ -60,7 +78,7 @@ def outer_lr(outer: C.OuterConfig, k: int) -> np.float32:
 @partial(jax.jit, static_argnames=("loss_fn", "memory", "block_size", "opt"), donate_argnames=("gamma",))
 def outer_step(loss_fn, gamma, lr, frozen_steps, params0, train, dev, etas, memory="theta", block_size=0,
                opt=O.GD):
-    """One projected gradient step on ``gamma: [T, N]``; returns (new gamma, AUC of the old one)."""
+    """One fused projected gradient step on ``gamma: [T, N]``; returns (new gamma, AUC of the old one)."""
     auc, grad = auc_and_grad(loss_fn, params0, train, dev, gamma, etas, memory, block_size, opt)
     frozen = (jnp.arange(gamma.shape[0]) < frozen_steps)[:, None]
     new = project_rows_onto_simplex(gamma - lr * grad)
@@ -69,15 +87,13 @@ def outer_step(loss_fn, gamma, lr, frozen_steps, params0, train, dev, etas, memo
 
 def plan(task: Task, gamma, etas, outer: C.OuterConfig, verbose: bool = True, check: bool = True,
          opt: O.InnerOpt = O.GD):
-    """Compile the outer step ahead of time, estimate its memory, refuse it if it cannot fit.
+    """Compile the meta-gradient ahead of time, estimate its memory, refuse it if it cannot fit.
 
-    Returns the compiled step ``(gamma, lr, frozen_steps, params0, train, dev, etas) -> (gamma, auc)``.
+    Returns the compiled ``(params0, train, dev, gamma, etas) -> (AUC, dAUC/dgamma)``.
     """
-    import sys
-
     def compiled(memory: str):
-        return outer_step.lower(task.per_example_loss, gamma, np.float32(0), outer.frozen_steps, task.init_params,
-                                task.train, task.dev, etas, memory, outer.block_size, opt).compile()
+        return auc_and_grad.lower(task.per_example_loss, task.init_params, task.train, task.dev, gamma, etas,
+                                  memory, outer.block_size, opt).compile()
 
     step = compiled(outer.memory)
     est = M.analysis_bytes(step)
@@ -97,6 +113,42 @@ def _checkpointer(path: Path) -> ocp.CheckpointManager:
     return ocp.CheckpointManager(path.resolve(), options=opts)
 
 
+class _State:
+    """Everything a resume needs, as host arrays (the checkpoint's tree) plus the device policy."""
+
+    def __init__(self, steps: int, n: int, K: int):
+        self.gamma = None  # the current policy (device)
+        self.auc = np.full(K, np.nan, np.float32)  # AUC of the policy each outer step started from
+        self.step_size = np.full(K, np.nan, np.float32)
+        self.trials = np.zeros(K, np.int32)  # forward runs of the auto search's line search
+        self.evals = np.full((K, len(EVAL_FIELDS)), np.nan, np.float32)
+        self.best_gamma = None  # the selected policy so far (device or host)
+        self.best = np.array([np.inf, np.nan, 0.0])  # score, its dev AUC, outer step
+        self.alpha = np.float32(np.nan)  # auto: next trial step
+        self.done = 0
+        self.stop = 0  # index into STOPS
+        self.shape = (steps, n)
+
+    def tree(self) -> dict:
+        return {"gamma": np.asarray(self.gamma), "auc": self.auc, "step_size": self.step_size,
+                "trials": self.trials, "evals": self.evals, "best_gamma": np.asarray(self.best_gamma),
+                "best": self.best, "alpha": np.asarray(self.alpha, np.float32),
+                "step": np.asarray(self.done, np.int64), "stop": np.asarray(self.stop, np.int64)}
+
+    def load(self, tree: dict, mesh) -> None:
+        self.gamma = place_policy(tree["gamma"], mesh)
+        self.best_gamma = place_policy(tree["best_gamma"], mesh)
+        for key in ("auc", "step_size", "trials", "evals", "best"):
+            setattr(self, key, np.array(tree[key], dtype=getattr(self, key).dtype))
+        self.alpha = np.float32(tree["alpha"])
+        self.done, self.stop = int(tree["step"]), int(tree["stop"])
+
+    def consider(self, gamma, score: float, dev_auc: float, step: int, auc0: float) -> None:
+        """Keep ``gamma`` if it is the best so far (never one whose dev AUC is above the constant's)."""
+        if math.isfinite(score) and math.isfinite(dev_auc) and dev_auc <= auc0 and score < self.best[0]:
+            self.best_gamma, self.best = gamma, np.array([score, dev_auc, float(step)])
+
+
 def optimize(
     task: Task,
     inner: C.InnerConfig,
@@ -107,7 +159,7 @@ def optimize(
     progress: bool = True,
     extra_config: dict | None = None,
 ) -> dict:
-    """Run the policy search and write its folder; returns the summary dict (and ``gamma``)."""
+    """Run the policy search and write its folder; returns the summary dict (and ``gamma``, the selection)."""
     steps, n = inner.steps, task.n_train
     if outer.frozen_steps >= steps:
         raise UsageError(f"frozen_steps={outer.frozen_steps} is invalid: allowed [0, steps={steps})")
@@ -116,15 +168,8 @@ def optimize(
     if outer.memory == "block" and outer.block_size > steps:
         raise UsageError(f"block_size={outer.block_size} is invalid: allowed [0, steps={steps}]")
     out = Path(out)
-    config = {
-        "kind": "optimize",
-        "task": task.name,
-        "task_config": C.asdict(task.config),
-        "inner": C.asdict(inner),
-        "outer": C.asdict(outer),
-        **(extra_config or {}),
-    }
-    ckpt_dir = out / "checkpoints"
+    config = {"kind": "optimize", "task": task.name, "task_config": C.asdict(task.config),
+              "inner": C.asdict(inner), "outer": C.asdict(outer), **(extra_config or {})}
     if resume and (out / "config.json").exists():
         old = R.read_json(out / "config.json")
         for key in ("task", "task_config", "inner", "outer"):
@@ -135,138 +180,268 @@ def optimize(
 
     etas = jnp.asarray(lr_schedule(steps, inner.lr, inner.warmup_steps))
     K = outer.outer_steps
-    gamma = place_policy(P.constant(steps, n), task.mesh)
-    auc_hist = np.full(K, np.nan, dtype=np.float32)
-    evals = np.full((K, len(EVAL_FIELDS)), np.nan, dtype=np.float32)  # row k: after k + 1 updates
-    start = 0
-    mngr = _checkpointer(ckpt_dir)
+    st = _State(steps, n, K)
+    st.gamma = st.best_gamma = place_policy(P.constant(steps, n), task.mesh)
+    mngr = _checkpointer(out / "checkpoints")
     if resume and mngr.all_steps():
-        target = {"gamma": np.zeros((steps, n), np.float32), "auc": auc_hist, "evals": evals,
-                  "step": np.zeros((), np.int64)}
-        start, state = _restore_latest_good(mngr, target, progress)
-        if state is not None:
-            gamma, auc_hist = place_policy(state["gamma"], task.mesh), np.asarray(state["auc"], dtype=np.float32)
-            evals = np.asarray(state["evals"], dtype=np.float32)
+        tree = _restore_latest_good(mngr, st.tree(), progress)
+        if tree is not None:
+            st.load(tree, task.mesh)
     elif (out / "summary.json").exists():
         (out / "summary.json").unlink()
-    _rewrite_metrics(out, auc_hist[:start], evals[:start], outer)
-    if start >= K:
-        mngr.close()
-        return _finish(task, inner, outer, out, gamma, etas, auc_hist, evals, wall=0.0)
+    start, stopped_before = st.done, bool(st.stop)
+    _rewrite_metrics(out, st, start)
 
     opt = O.from_config(inner)
-    step_fn = plan(task, gamma, etas, outer, verbose=progress, opt=opt)
-    const_curves = _curves(task, place_policy(P.constant(steps, n), task.mesh), etas, opt)
+    fs = np.int32(outer.frozen_steps)
+    compiled = plan(task, st.gamma, etas, outer, verbose=progress and start < K and not st.stop, opt=opt)
+    vg = lambda g: compiled(task.init_params, task.train, task.dev, g, etas)  # noqa: E731
+    value, val = _forward_fns(task, etas, opt, outer.select)
+    const_curves = _curves(task, P.constant(steps, n), etas, opt) if start < K and not st.stop else None
+    auto = None
+    if outer.search == "auto" and start < K and not st.stop:
+        auto = S.auto_init(vg, st.gamma, outer.frozen_steps)
+        if start > 0:
+            auto = auto._replace(alpha=jnp.float32(st.alpha))
+        _check_finite(auto.auc, auto.grad, start)
+        if start == 0:  # the constant policy is the first candidate (ties keep it)
+            st.auc[0] = float(auto.auc)
+            _consider_constant(st, val)
     t0 = time.perf_counter()
-    with bar(K, "optimize", progress, unit="outer step") as pbar, open(out / "metrics.jsonl", "a") as log:
+    with bar(K, f"optimize ({outer.search})", progress, unit="outer step") as pbar, \
+            open(out / "metrics.jsonl", "a") as log:
         pbar.update(start)
-        done = start
         try:
-            for k in range(start, K):
-                lr = outer_lr(outer, k)
-                new_gamma, auc = step_fn(gamma, lr, outer.frozen_steps, task.init_params, task.train, task.dev,
-                                         etas)
-                auc = float(auc)
-                if not math.isfinite(auc) or auc > DIVERGENCE_FACTOR * max(float(auc_hist[0] if k else auc), 1.0):
-                    raise NumericalError(f"AUC became {auc:.4g} (NaN/inf or diverged) at outer step {k} "
-                                         f"(outer_lr={outer.outer_lr}, lr={inner.lr}); the last good state is "
-                                         f"the checkpoint in {ckpt_dir}: resume with a smaller --outer-lr")
-                gamma, done = new_gamma, k + 1
-                auc_hist[k] = auc
-                if done % outer.eval_every == 0 or done == K:
-                    evals[k] = _held_out(const_curves, _curves(task, gamma, etas, opt))
-                log.write(_metrics_line(k, auc, evals[k], outer))
+            for k in range(start, K if not st.stop else start):
+                # --- one outer step: the policy after k updates -> after k + 1
+                if auto is not None:
+                    st.auc[k] = float(auto.auc)
+                    new, info = S.auto_step(auto, value, vg, outer.frozen_steps)
+                    if not info.accepted:  # no trial lowered the AUC: a stationary point to float precision
+                        st.stop = STOPS.index("stationary")
+                        if k:
+                            st.auc[k] = np.nan
+                        break
+                    _check_finite(new.auc, new.grad, k + 1)
+                    st.step_size[k], st.trials[k] = info.alpha, info.trials
+                    auto, st.gamma, st.alpha = new, new.gamma, np.float32(new.alpha)
+                    # Every accepted trial is a candidate: its forward run measured the validation AUC too.
+                    score = float(new.auc) if val is None else val.score(info.extra)
+                    if val is not None:
+                        st.evals[k, 4:] = np.mean(info.extra), speedup_ratio(val.const, info.extra)["speedup"]
+                    st.consider(st.gamma, score, float(new.auc), k + 1, float(st.auc[0]))
+                else:
+                    auc, grad = vg(st.gamma)
+                    auc = float(auc)
+                    base = auc if k == 0 else float(st.auc[0])
+                    if not math.isfinite(auc) or auc > OUTER_DIVERGENCE * base:
+                        raise NumericalError(
+                            f"the search objective (dev AUC) became {auc:.4g} at outer step {k}, "
+                            f"{'non-finite' if not math.isfinite(auc) else f'{auc / base:.3g}x'} the constant "
+                            f"policy's {base:.4g} (fixed outer_lr={outer.outer_lr}): the step is too large. Run "
+                            f"without --outer-lr (the default search needs no step), or lower it; the last good "
+                            f"state is the checkpoint in {out / 'checkpoints'}")
+                    st.auc[k], st.step_size[k] = auc, outer_lr(outer, k)
+                    if k == 0:
+                        _consider_constant(st, val)
+                    if task.val is None:
+                        st.consider(st.gamma, auc, auc, k, float(st.auc[0]))
+                    st.gamma = S.fixed_update(st.gamma, S.masked_grad(grad, outer.frozen_steps),
+                                              st.step_size[k], fs)
+                st.done = k + 1
+                if st.done % outer.eval_every == 0 or st.done == K:
+                    _evaluate(st, task, const_curves, etas, opt, val)
+                    if outer.patience and st.done - int(st.best[2]) >= outer.patience and st.done < K:
+                        st.stop = STOPS.index("patience")
+                log.write(_metrics_line(k, st))
                 log.flush()
                 pbar.update(1)
-                pbar.set_postfix(auc=f"{auc:.5f}", **({} if np.isnan(evals[k, 0]) else
-                                                      {"speedup_test": f"{evals[k, 2]:.2f}x"}))
-                if done % outer.save_every == 0 or done == K:
-                    R.save_npy(out / "policies" / f"gamma_{done:05d}.npy", gamma)
-                if done % outer.checkpoint_every == 0 or done == K:
-                    mngr.save(done, args=ocp.args.StandardSave(
-                        {"gamma": np.asarray(gamma), "auc": auc_hist, "evals": evals,
-                         "step": np.asarray(done, np.int64)}))
+                pbar.set_postfix(auc=f"{st.auc[k]:.5f}", step=f"{st.step_size[k]:.3g}",
+                                 **({} if np.isnan(st.evals[k, 0]) else
+                                    {"val": f"{st.evals[k, 4]:.5f}", "test_speedup": f"{st.evals[k, 2]:.2f}x"}))
+                if st.done % outer.save_every == 0 or st.done == K:
+                    R.save_npy(out / "policies" / f"gamma_{st.done:05d}.npy", st.gamma)
+                if st.done % outer.checkpoint_every == 0 or st.done == K:
+                    mngr.save(st.done, args=ocp.args.StandardSave(st.tree()))
+                if st.stop:
+                    break
+            if st.stop and not stopped_before:  # the last policy is evaluated, saved and checkpointed, and the stop survives a resume
+                if st.done and np.isnan(st.evals[st.done - 1, 0]):
+                    _evaluate(st, task, const_curves, etas, opt, val)
+                R.save_npy(out / "policies" / f"gamma_{st.done:05d}.npy", st.gamma)
+                if st.done in mngr.all_steps():
+                    mngr.delete(st.done)
+                mngr.save(st.done, args=ocp.args.StandardSave(st.tree()))
+                if progress:
+                    print(f"stopped after {st.done} outer steps: "
+                          + ("no trial step lowers the AUC (a stationary point to float precision)"
+                             if STOPS[st.stop] == "stationary" else
+                             f"no better {'validation' if task.val is not None else 'dev'} AUC for "
+                             f"{outer.patience} outer steps (--patience)"), file=sys.stderr)
         except KeyboardInterrupt:
             # Keep the finished outer steps: checkpoint the state as it is, then stop.
-            if done > start and done % outer.checkpoint_every != 0:
-                try:  # gamma may be a donated buffer if the interrupt came mid-step: then skip
-                    state = {"gamma": np.asarray(gamma), "auc": auc_hist, "evals": evals,
-                         "step": np.asarray(done, np.int64)}
-                    mngr.save(done, args=ocp.args.StandardSave(state))
+            if st.done > start and st.done % outer.checkpoint_every != 0:
+                try:
+                    mngr.save(st.done, args=ocp.args.StandardSave(st.tree()))
                     mngr.wait_until_finished()
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - best effort on the way out
                     pass
             mngr.close()
             raise
     mngr.wait_until_finished()
     mngr.close()
-    return _finish(task, inner, outer, out, gamma, etas, auc_hist, evals, wall=time.perf_counter() - t0,
+    return _finish(task, inner, outer, out, st, etas, opt, value, val, wall=time.perf_counter() - t0,
                    resumed_from=start)
 
 
-def _restore_latest_good(mngr: ocp.CheckpointManager, target: dict, verbose: bool):
-    """Restore the newest checkpoint that reads back whole; fall back to older ones with a message."""
-    import sys
+def _forward_fns(task: Task, etas, opt, select: str):
+    """(value, val): ``value(gamma) -> (dev AUC, validation curve or None)`` in one forward run (the auto
+    search's trial), and the validation scorer (None without a validation split)."""
+    loss_fn, p0, train = task.per_example_loss, task.init_params, task.train
+    if task.val is None:
+        forward = jax.jit(auc_of_policy, static_argnames=("loss_fn", "memory", "block_size", "opt"))
+        return (lambda g: (forward(loss_fn, p0, train, task.dev, g, etas, opt=opt), None)), None
 
+    def value(g):
+        dev, curve = loss_curves(loss_fn, p0, train, task.dev, task.val, g, etas, opt)
+        return jnp.mean(dev), np.asarray(curve)
+
+    return value, _Validation(lambda g: value(g)[1], value(P.constant(*etas.shape, task.n_train))[1], select)
+
+
+class _Validation:
+    """Scores a policy by its validation loss curve: its AUC, or minus its speed-up over the constant policy."""
+
+    def __init__(self, curve, const: np.ndarray, select: str):
+        self.curve, self.const, self.select = curve, const, select
+        self.name = "validation AUC" if select == "auc" else "validation speed-up"
+
+    def score(self, curve: np.ndarray) -> float:
+        if self.select == "auc":
+            return float(np.mean(curve))
+        return -speedup_ratio(self.const, curve)["speedup"]
+
+
+def _consider_constant(st: _State, val) -> None:
+    """The constant policy is a candidate of the selection (by its validation score when there is a split)."""
+    const = P.constant(*st.shape)
+    auc0 = float(st.auc[0])
+    st.consider(const, val.score(val.const) if val is not None else auc0, auc0, 0, auc0)
+
+
+def _evaluate(st: _State, task: Task, const_curves, etas, opt, val) -> None:
+    """EVAL_FIELDS of the policy after st.done updates; with a validation split, it becomes a candidate."""
+    row = st.done - 1
+    curve = val.curve(st.gamma) if val is not None else None
+    st.evals[row] = _held_out(const_curves, _curves(task, st.gamma, etas, opt), curve,
+                              val.const if val is not None else None)
+    if val is not None:
+        st.consider(st.gamma, val.score(curve), float(st.evals[row, 0]), st.done, float(st.auc[0]))
+
+
+def _check_finite(auc, grad, k: int) -> None:
+    if not (math.isfinite(float(auc)) and bool(jnp.all(jnp.isfinite(grad)))):
+        raise NumericalError(f"the search objective or its gradient is not finite at the policy after {k} "
+                             "outer steps (NaN/inf in the inner run): lower the inner lr")
+
+
+def _restore_latest_good(mngr: ocp.CheckpointManager, target: dict, verbose: bool) -> dict | None:
+    """Restore the newest checkpoint that reads back whole; fall back to older ones with a message."""
     for step in sorted(mngr.all_steps(), reverse=True):
         try:
             state = mngr.restore(step, args=ocp.args.StandardRestore(target))
             gamma = np.asarray(state["gamma"])
             if int(state["step"]) != step or not np.all(np.isfinite(gamma)):
                 raise ValueError("contents do not match the step")
-            return int(step), state
+            return state
         except Exception as e:  # noqa: BLE001 - any read failure means this checkpoint is unusable
             print(f"warning: checkpoint at outer step {step} is unreadable ({type(e).__name__}: "
                   f"{str(e)[:120]}); trying the previous one", file=sys.stderr)
     print("warning: no readable checkpoint; starting from the constant policy", file=sys.stderr)
-    return 0, None
-
-
-EVAL_FIELDS = ("auc_after", "auc_test_after", "speedup_test", "speedup_dev")
+    return None
 
 
 def _curves(task: Task, gamma, etas, opt: O.InnerOpt = O.GD) -> tuple[np.ndarray, np.ndarray]:
+    gamma = place_policy(np.asarray(gamma), task.mesh)
     dev, test = loss_curves(task.per_example_loss, task.init_params, task.train, task.dev, task.test, gamma, etas,
                             opt)
     return np.asarray(dev), np.asarray(test)
 
 
-def _held_out(const: tuple, pol: tuple) -> np.ndarray:
-    """AUC (dev, test) of the updated policy and its speed-ups over the constant policy (test, dev)."""
+def _held_out(const: tuple, pol: tuple, val_curve, val_const) -> np.ndarray:
+    """EVAL_FIELDS of the updated policy: AUC (dev, test), speed-ups over constant (test, dev), validation
+    AUC and speed-up (NaN without a validation split)."""
+    val = ((np.mean(val_curve), speedup_ratio(val_const, val_curve)["speedup"]) if val_curve is not None
+           else (np.nan, np.nan))
     return np.array([pol[0].mean(), pol[1].mean(), speedup_ratio(const[1], pol[1])["speedup"],
-                     speedup_ratio(const[0], pol[0])["speedup"]], dtype=np.float32)
+                     speedup_ratio(const[0], pol[0])["speedup"], *val], dtype=np.float32)
 
 
-def _metrics_line(k: int, auc: float, ev: np.ndarray, outer: C.OuterConfig) -> str:
-    row = {"outer_step": k, "auc": float(auc), "outer_lr": float(outer_lr(outer, k))}
-    if not np.isnan(ev[0]):
-        row.update({name: float(v) for name, v in zip(EVAL_FIELDS, ev)})
+def _metrics_line(k: int, st: _State) -> str:
+    row = {"outer_step": k, "auc": float(st.auc[k]), "step_size": float(st.step_size[k]),
+           "trials": int(st.trials[k])}
+    row.update({name: float(v) for name, v in zip(EVAL_FIELDS, st.evals[k]) if not np.isnan(v)})
     return json.dumps(row) + "\n"
 
 
-def _rewrite_metrics(out: Path, aucs: np.ndarray, evals: np.ndarray, outer: C.OuterConfig) -> None:
-    lines = "".join(_metrics_line(k, a, e, outer) for k, (a, e) in enumerate(zip(aucs, evals)))
+def _rewrite_metrics(out: Path, st: _State, done: int) -> None:
+    lines = "".join(_metrics_line(k, st) for k in range(done) if np.isfinite(st.auc[k]))
     R.atomic_write(out / "metrics.jsonl", lambda f: f.write(lines.encode()))
 
 
-def _finish(task, inner, outer, out, gamma, etas, auc_hist, evals, wall, resumed_from=0) -> dict:
-    final_auc = float(jax.jit(auc_of_policy, static_argnames=("loss_fn", "memory", "block_size", "opt"))(
-        task.per_example_loss, task.init_params, task.train, task.dev, gamma, etas, opt=O.from_config(inner)))
-    gamma = np.asarray(gamma)
+def _num(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _finish(task, inner, outer, out, st: _State, etas, opt, value, val, wall, resumed_from=0) -> dict:
+    last = np.asarray(st.gamma)
+    auc_last = float(value(st.gamma)[0]) if np.all(np.isfinite(last)) else math.nan
+    auc0 = float(st.auc[0])
+    if task.val is None:  # the last policy of a fixed search has not been a candidate yet
+        st.consider(st.gamma, auc_last, auc_last, st.done, auc0)
+    gamma = np.asarray(st.best_gamma)
+    sel = int(st.best[2])
+    if sel and np.isnan(st.evals[sel - 1, 0]):  # selected between evaluations: measure it as the others
+        keep_gamma, keep_done = st.gamma, st.done
+        st.gamma, st.done = st.best_gamma, sel
+        _evaluate(st, task, _curves(task, P.constant(*st.shape), etas, opt), etas, opt, val)
+        st.gamma, st.done = keep_gamma, keep_done
+        R.save_npy(out / "outer_evals.npy", st.evals)
     R.save_npy(out / "gamma.npy", gamma)
-    R.save_npy(out / "outer_auc.npy", auc_hist)
-    R.save_npy(out / "outer_evals.npy", evals)
-    ran = outer.outer_steps - resumed_from
+    if sel != st.done and np.all(np.isfinite(last)):
+        R.save_npy(out / "gamma_last.npy", last)
+    R.save_npy(out / "outer_auc.npy", st.auc)
+    R.save_npy(out / "outer_evals.npy", st.evals)
+    ran = st.done - resumed_from
+    trials = st.trials[: st.done]
+    row = st.evals[st.done - 1] if st.done else np.full(len(EVAL_FIELDS), np.nan)
     summary = {
         "finished": True,
+        "search": outer.search,
         "outer_steps": outer.outer_steps,
-        "auc_constant": float(auc_hist[0]) if np.isfinite(auc_hist[0]) else None,
-        "auc_final": final_auc,
+        "outer_steps_run": st.done,
+        "stop_reason": STOPS[st.stop],
+        "auc_constant": _num(auc0),
+        "auc_final": _num(st.best[1]),  # of gamma.npy, the selected policy
+        "auc_last": _num(auc_last),
+        "selected_outer_step": sel,
+        "selected_by": val.name if val is not None else "dev AUC",
+        "auc_val_constant": _num(np.mean(val.const)) if val is not None else None,
+        "auc_val_selected": _num(st.evals[sel - 1, 4]) if val is not None and sel else None,
+        "last_is_selected": sel == st.done,
+        "forward_trials": int(trials.sum()),
+        "rejected_trials": int(np.maximum(trials - 1, 0).sum()),
+        "trials_per_step": _num(trials.mean()) if outer.search == "auto" and st.done else None,
         "wall_time_s": round(wall, 2),
         "seconds_per_outer_step": round(wall / ran, 4) if ran else None,
         "resumed_from_outer_step": resumed_from,
         "zero_weight_share": float(np.mean(gamma == 0)),
-        **{f"final_{name}": float(v) for name, v in zip(EVAL_FIELDS, evals[-1])},
+        **{f"final_{name}": _num(v) for name, v in zip(EVAL_FIELDS, row)},
+        **({f"selected_{name}": _num(v) for name, v in zip(EVAL_FIELDS, st.evals[sel - 1])} if sel else {}),
     }
+    if sel != st.done:
+        print(f"note: the last policy (after {st.done} outer steps) is not the best; gamma.npy is the one after "
+              f"{sel} ({summary['selected_by']}); the last is gamma_last.npy", file=sys.stderr)
     R.write_json(out / "summary.json", summary)
     return {**summary, "gamma": gamma}

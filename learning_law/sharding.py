@@ -46,7 +46,8 @@ def shard_task(task: Task, mesh: Mesh | None) -> Task:
     rep = NamedSharding(mesh, Pspec())
     put = lambda tree, s: jax.tree_util.tree_map(lambda a: jax.device_put(a, s), tree)  # noqa: E731
     return dataclasses.replace(task, train=put(task.train, rows), dev=put(task.dev, rep),
-                               test=put(task.test, rep), init_params=put(task.init_params, rep), mesh=mesh)
+                               test=put(task.test, rep), init_params=put(task.init_params, rep), mesh=mesh,
+                               val=None if task.val is None else put(task.val, rep))
 
 
 def place_policy(gamma: np.ndarray, mesh: Mesh | None) -> jax.Array:

@@ -26,6 +26,15 @@ def draw(opt_dir: str | Path, out: str | Path | None = None) -> list[str]:
     k = np.arange(auc.shape[0])  # row k: the AUC of the policy before update k
     fig, ax = new_figure()
     ax.plot(k, auc, color=COLORS["policy"], label="AUC (mean dev loss, nats)")
+    evals = opt_dir / "outer_evals.npy"
+    if evals.exists():
+        ev = np.load(evals)
+        if ev.shape[1] > 4 and np.any(~np.isnan(ev[:, 4])):
+            at = np.nonzero(~np.isnan(ev[:, 4]))[0]
+            ax.plot(at + 1, ev[at, 4], ".", ms=3, color="gray", label="validation AUC (selection)")
+    from plots.speedup_progress import _mark_selected
+
+    _mark_selected(ax, opt_dir)
     ax.set_xlabel("outer step")
     ax.set_ylabel("AUC of the dev loss (nats)")
     ax2 = ax.twinx()

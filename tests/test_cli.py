@@ -143,7 +143,7 @@ def test_help_lists_every_option_with_its_default(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for opt in ("--steps", "--lr", "--outer-lr", "--memory", "--frozen-steps", "--resume", "--n-train"):
         assert opt in text
-    assert "inner steps (paper preset: 2000)" in text and "outer steps of the policy search (paper preset: 500)" in text
+    assert "inner steps (paper preset: 2000)" in text and "outer steps of the policy search (at most) (paper preset: 500)" in text
     assert main(["list-presets"]) == 0
     assert "paper" in capsys.readouterr().out
 

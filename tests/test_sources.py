@@ -49,10 +49,10 @@ def test_small_vocab_gives_no_entropy():
 
 @pytest.mark.filterwarnings("ignore:the tokenizer")
 def test_splits_sizes_disjoint_and_seeded():
-    te, de, tr = split_indices(200, n_test=16, n_dev=24, n_train=96, seed=3)
+    te, de, tr, _ = split_indices(200, n_test=16, n_dev=24, n_train=96, seed=3)
     assert (len(te), len(de), len(tr)) == (16, 24, 96)
     assert len(set(te) | set(de) | set(tr)) == 136
-    te2, _, _ = split_indices(200, n_test=16, n_dev=24, n_train=96, seed=4)
+    te2, _, _, _ = split_indices(200, n_test=16, n_dev=24, n_train=96, seed=4)
     assert not np.array_equal(te, te2)
     a, b, c = _load(seed=5), _load(seed=5), _load(seed=6)
     for s in ("train", "dev", "test"):
@@ -168,7 +168,7 @@ def test_text_file_paragraphs_and_lines(tmp_path):
         np.testing.assert_array_equal(getattr(a, s), getattr(b, s))
     assert a.entropy_per_token is None and "text file" in a.description
     # the splits are the stories of the file after the seeded shuffle
-    te, de, tr = split_indices(len(STORIES), n_test=5, n_dev=6, n_train=16, seed=0)
+    te, de, tr, _ = split_indices(len(STORIES), n_test=5, n_dev=6, n_train=16, seed=0)
     for row, i in zip(a.dev, de):
         assert list(row) == a.tokenizer.encode(STORIES[i])[:9]
     c = _small(f"text:{lines}", vocab_size=200)  # train words all in the vocabulary: lossless

@@ -38,6 +38,7 @@ class LMData:
       entropy_per_sequence: nats; the same expectation taken per sequence (mean over sequences of each
         sequence's mean-token loss), the floor of a dev loss defined that way. Equal to
         entropy_per_token when every story is longer than L+1 tokens (the embedded corpus for L <= 97).
+      val: int32 [K'', L+1] (clean) validation sequences, or None: the policy search selects on them.
     """
 
     train: np.ndarray
@@ -51,6 +52,7 @@ class LMData:
     tokenizer: object
     description: str
     entropy_per_sequence: float | None = None
+    val: np.ndarray | None = None
 
 
 from learning_law.data.sources import inject_noise, load_lm_data  # noqa: E402

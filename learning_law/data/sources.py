@@ -63,16 +63,18 @@ def filter_stories(stories: list[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------- splits
-def split_indices(n_stories: int, *, n_test: int, n_dev: int, n_train: int, seed: int,
-                  corpus: str = "corpus") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Seeded shuffle of ``n_stories`` indices; test = first n_test, dev = next n_dev, train = next n_train."""
-    need = n_test + n_dev + n_train
+def split_indices(n_stories: int, *, n_test: int, n_dev: int, n_train: int, seed: int, n_val: int = 0,
+                  corpus: str = "corpus") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded shuffle of ``n_stories`` indices; test = first n_test, dev = next n_dev, train = next n_train,
+    validation = next n_val (after train, so that adding a validation split leaves the other three as they were)."""
+    need = n_test + n_dev + n_train + n_val
     if n_stories < need:
         raise UsageError(f"corpus={corpus!r} has {n_stories} stories (longer than {MIN_CHARS} characters), too few for "
-                         f"the splits: n_test + n_dev + n_train = {n_test} + {n_dev} + {n_train} = {need} "
-                         f"are needed; lower n_train/n_dev/n_test or use a larger corpus")
+                         f"the splits: n_test + n_dev + n_train + n_val = {n_test} + {n_dev} + {n_train} + {n_val} = "
+                         f"{need} are needed; lower n_train/n_dev/n_test/n_val or use a larger corpus")
     perm = np.random.default_rng([seed, 0x5B117]).permutation(n_stories)
-    return perm[:n_test], perm[n_test:n_test + n_dev], perm[n_test + n_dev:need]
+    a, b, c = n_test, n_test + n_dev, n_test + n_dev + n_train
+    return perm[:a], perm[a:b], perm[b:c], perm[c:need]
 
 
 # -------------------------------------------------------------------------------------------- noise
@@ -169,7 +171,7 @@ def load_stories(corpus: str, *, needed: int, seed: int, corpus_stories: int = 0
 
 
 def load_lm_data(corpus: str, *, n_train: int, n_dev: int, n_test: int, seq_len: int, vocab_size: int,
-                 noise_fraction: float, noise_edits: int, seed: int, corpus_stories: int = 0):
+                 noise_fraction: float, noise_edits: int, seed: int, corpus_stories: int = 0, n_val: int = 0):
     """Stories -> splits -> tokenizer (trained on train) -> [n, seq_len + 1] int32 sequences -> noise.
 
     Args:
@@ -177,13 +179,14 @@ def load_lm_data(corpus: str, *, n_train: int, n_dev: int, n_test: int, seq_len:
         file: blank-line separated paragraphs, or lines) or "tinystories:PATH" (a TinyStories copy:
         .txt with <|endoftext|> separators, .json/.jsonl with "story", .parquet, or a folder of them).
       n_train, n_dev, n_test: split sizes (paper: 16384, 512, 512).
+      n_val: validation split (clean, like dev), the stories after train; 0 for none.
       seq_len: tokens per sequence; each row holds seq_len + 1 tokens (inputs and shifted targets).
       vocab_size: |V| including <pad> and <unk> (paper: 5000); the tokenizer may end up smaller when the
         training split has fewer distinct words (LMData.vocab_size is the actual size).
       noise_fraction, noise_edits: share of training rows perturbed and edits per row (paper text 0.5 x 20,
         figure runs 0.8 x 30); 0 for clean data.
       seed: the corpus (default), the shuffle and the noise.
-      corpus_stories: stories generated for "default" (0: exactly n_test + n_dev + n_train).
+      corpus_stories: stories generated for "default" (0: exactly n_test + n_dev + n_train + n_val).
 
     Returns:
       LMData (see learning_law.data.LMData).
@@ -194,6 +197,7 @@ def load_lm_data(corpus: str, *, n_train: int, n_dev: int, n_test: int, seq_len:
     n_train = _check_int("n_train", n_train, 1)
     n_dev = _check_int("n_dev", n_dev, 1)
     n_test = _check_int("n_test", n_test, 1)
+    n_val = _check_int("n_val", n_val, 0)
     seq_len = _check_int("seq_len", seq_len, 1)
     vocab_size = _check_int("vocab_size", vocab_size, 3)
     noise_edits = _check_int("noise_edits", noise_edits, 0)
@@ -201,15 +205,15 @@ def load_lm_data(corpus: str, *, n_train: int, n_dev: int, n_test: int, seq_len:
     corpus_stories = _check_int("corpus_stories", corpus_stories, 0)
     if not isinstance(noise_fraction, (int, float, np.floating)) or not 0.0 <= noise_fraction <= 1.0:
         raise UsageError(f"noise_fraction={noise_fraction!r} is invalid: allowed [0, 1]")
-    needed = n_test + n_dev + n_train
+    needed = n_test + n_dev + n_train + n_val
     if corpus == "default" and 0 < corpus_stories < needed:
         raise UsageError(f"corpus_stories={corpus_stories} is too few for the splits: n_test + n_dev + "
-                         f"n_train = {needed} are needed (0 = exactly that many)")
+                         f"n_train + n_val = {needed} are needed (0 = exactly that many)")
 
     stories, description = load_stories(corpus, needed=needed, seed=seed, corpus_stories=corpus_stories)
     stories = filter_stories(stories)
-    i_test, i_dev, i_train = split_indices(len(stories), n_test=n_test, n_dev=n_dev, n_train=n_train,
-                                           seed=seed, corpus=corpus)
+    i_test, i_dev, i_train, i_val = split_indices(len(stories), n_test=n_test, n_dev=n_dev, n_train=n_train,
+                                                  n_val=n_val, seed=seed, corpus=corpus)
     pick = lambda idx: [stories[i] for i in idx]  # noqa: E731
     train_texts = pick(i_train)
     tok = train_tokenizer(train_texts, vocab_size)
@@ -217,6 +221,7 @@ def load_lm_data(corpus: str, *, n_train: int, n_dev: int, n_test: int, seq_len:
     train = tok.encode_batch(train_texts, width)
     dev = tok.encode_batch(pick(i_dev), width)
     test = tok.encode_batch(pick(i_test), width)
+    val = tok.encode_batch(pick(i_val), width) if n_val else None
     train, noisy = inject_noise(train, fraction=float(noise_fraction), edits=noise_edits,
                                 vocab_size=tok.vocab_size, pad_id=tok.pad_id,
                                 rng=np.random.default_rng([seed, 0x9015E]))
@@ -236,4 +241,4 @@ def load_lm_data(corpus: str, *, n_train: int, n_dev: int, n_test: int, seq_len:
         description += f"; noise {noise_fraction:g} x {noise_edits} edits"
     return LMData(train=train, dev=dev, test=test, vocab_size=tok.vocab_size, pad_id=tok.pad_id,
                   unk_id=tok.unk_id, noisy_rows=noisy, entropy_per_token=entropy, tokenizer=tok,
-                  description=description, entropy_per_sequence=entropy_seq)
+                  description=description, entropy_per_sequence=entropy_seq, val=val)

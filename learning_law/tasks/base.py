@@ -27,6 +27,8 @@ class Task:
       vocab_size: |V| of the coded symbols (2 for binary labels), for compression ratios.
       config: the task's config dataclass.
       mesh: the device mesh the train split is sharded over (None: one device); see sharding.py.
+      val: optional pytree, a third draw of the desired distribution (None: no validation split). The
+        policy search selects among its policies by the AUC on it and never fits it; test stays for reporting.
       symbol_probs: optional pure ``(params, batch) -> (probs [n, S, V], symbols [n, S] int32,
         mask [n, S] bool)``: the model's predictive distribution over the |V| symbols of each of the S
         coded positions of every example, the symbols actually there and which positions are real
@@ -45,6 +47,7 @@ class Task:
     config: Any
     mesh: Any = None
     symbol_probs: Callable | None = None
+    val: PyTree | None = None
 
     @property
     def n_train(self) -> int:

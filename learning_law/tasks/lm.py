@@ -41,6 +41,7 @@ class LMConfig:
     n_train: int = 16384  # N, training sequences weighted by the policy
     n_dev: int = 512  # desired (dev) sequences: the objective
     n_test: int = 512  # test sequences: metrics are reported on them
+    n_val: int = 512  # validation sequences (after train): the search selects its policy on them (0: none)
     seq_len: int = 64  # L: tokens per input sequence (each stored sequence has L+1 tokens)
     vocab_size: int = 5000  # |V| asked of the tokenizer, special tokens included (the corpus may have fewer)
     d_model: int = 128  # hidden size
@@ -61,6 +62,8 @@ class LMConfig:
         for name in ("n_train", "n_dev", "n_test", "d_model", "n_heads", "d_ff", "n_layers"):
             v = getattr(self, name)
             require(isinstance(v, int) and v >= 1, name, v, "an integer >= 1")
+        require(isinstance(self.n_val, int) and self.n_val >= 0, "n_val", self.n_val,
+                "an integer >= 0 (0: no validation split)")
         require(isinstance(self.seq_len, int) and 1 <= self.seq_len <= MAX_SEQ_LEN, "seq_len", self.seq_len,
                 f"an integer in [1, {MAX_SEQ_LEN}]")
         require(isinstance(self.vocab_size, int) and self.vocab_size >= MIN_VOCAB, "vocab_size",
@@ -90,18 +93,19 @@ def model_config(cfg: LMConfig, vocab_size: int):
 
 
 @functools.lru_cache(maxsize=4)
-def _load(corpus, n_train, n_dev, n_test, seq_len, vocab_size, noise_fraction, noise_edits, seed, corpus_stories):
+def _load(corpus, n_train, n_dev, n_test, seq_len, vocab_size, noise_fraction, noise_edits, seed, corpus_stories,
+          n_val):
     from learning_law.data import load_lm_data
 
     return load_lm_data(corpus, n_train=n_train, n_dev=n_dev, n_test=n_test, seq_len=seq_len,
                         vocab_size=vocab_size, noise_fraction=noise_fraction, noise_edits=noise_edits, seed=seed,
-                        corpus_stories=corpus_stories)
+                        corpus_stories=corpus_stories, n_val=n_val)
 
 
 def lm_data(cfg: LMConfig):
     """The :class:`learning_law.data.LMData` of ``cfg`` (cached: model-size changes do not reload it)."""
     return _load(cfg.corpus, cfg.n_train, cfg.n_dev, cfg.n_test, cfg.seq_len, cfg.vocab_size, cfg.noise_fraction,
-                 cfg.noise_edits, cfg.seed, cfg.corpus_stories)
+                 cfg.noise_edits, cfg.seed, cfg.corpus_stories, cfg.n_val)
 
 
 def irreducible_loss(cfg: LMConfig) -> float | None:
@@ -137,6 +141,7 @@ def make_lm(cfg: LMConfig) -> Task:
         vocab_size=int(data.vocab_size),
         config=cfg,
         symbol_probs=TransformerSymbolProbs(mcfg, pad),
+        val=None if data.val is None else tokens(data.val),
     )
 
 
@@ -174,13 +179,14 @@ LM_PRESETS: dict[str, Preset] = {
     # loss spikes (catapults) and the meta-gradient through them sends the AUC back up; at 0.5 the AUC
     # falls monotonically. outer_lr 0.3 reaches the plateau in ~4 outer steps (0.1-0.4 tried).
     "cpu": Preset(
-        "cpu", LMConfig(n_train=512, n_dev=128, n_test=256, seq_len=16, d_model=32, n_heads=4, d_ff=128, n_layers=1),
+        "cpu", LMConfig(n_train=512, n_dev=128, n_test=256, n_val=128, seq_len=16, d_model=32, n_heads=4, d_ff=128,
+                        n_layers=1),
         InnerConfig(steps=100, lr=0.5, record_every=10),
         OuterConfig(outer_steps=8, outer_lr=0.3, memory="theta", save_every=2, checkpoint_every=2, eval_every=4),
         smooth_sigma=5.0,
         description="CPU: N=512, length 16, 1 layer x 32, T=100, 8 outer steps (about 4 minutes on 2 cores)."),
     "tiny": Preset(
-        "tiny", LMConfig(n_train=16, n_dev=8, n_test=8, seq_len=8, vocab_size=32, d_model=16, n_heads=2, d_ff=32,
+        "tiny", LMConfig(n_train=16, n_dev=8, n_test=8, n_val=8, seq_len=8, vocab_size=32, d_model=16, n_heads=2, d_ff=32,
                          n_layers=1, noise_fraction=0.5, noise_edits=2),
         InnerConfig(steps=12, lr=0.5, record_every=3),
         OuterConfig(outer_steps=3, outer_lr=0.5, memory="block", save_every=2, checkpoint_every=2, eval_every=2),

@@ -3,7 +3,8 @@
 Logistic regression without bias in d dimensions. A teacher w* = sqrt(d) * N(0, I) labels inputs by
 y = 1[x . w* > 0]. Train inputs x ~ N(train_mean, train_std^2 I) (the paper: 0 and 3); dev and test
 inputs x ~ N(eval_mean, eval_std^2 I) (0.5 and 1): a covariate shift, so the desired data differ from
-the training data. Optional label noise flips train labels only.
+the training data. Optional label noise flips train labels only. A validation split (``n_val``) is a
+third draw of the desired distribution, used only to select among the policies of a search.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def make_perceptron(cfg) -> Task:
         train["y"] = jnp.where(flip, 1.0 - train["y"], train["y"])
     dev = split(k_dev, cfg.n_dev, cfg.eval_mean, cfg.eval_std)
     test = split(k_test, cfg.n_test, cfg.eval_mean, cfg.eval_std)
+    # The validation draw's key is folded from the seed, so adding it leaves every other array unchanged.
+    val = split(jax.random.fold_in(jax.random.key(cfg.seed), 7), cfg.n_val, cfg.eval_mean, cfg.eval_std) \
+        if cfg.n_val else None
     w0 = cfg.init_std * jax.random.normal(k_init, (d,), jnp.float32)
     return Task(
         name="perceptron",
@@ -68,4 +72,5 @@ def make_perceptron(cfg) -> Task:
         vocab_size=2,
         config=cfg,
         symbol_probs=perceptron_symbol_probs,
+        val=val,
     )

@@ -1,0 +1,112 @@
+"""The outer update rules (learning_law.search): scale invariance, monotonicity, stationary points."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from learning_law import config as C
+from learning_law import policy as P
+from learning_law import search as S
+from learning_law.inner import lr_schedule
+from learning_law.metagrad import auc_and_grad, auc_of_policy
+from learning_law.tasks import build_task
+
+TASK = C.PerceptronConfig(dim=8, n_train=24, n_dev=12, n_test=12, n_val=12, init_std=1.0, seed=3)
+INNER = C.InnerConfig(steps=30, lr=0.2)
+
+
+def _perceptron(scale: float = 1.0, dtype=jnp.float32, inner: C.InnerConfig = INNER):
+    task = build_task("perceptron", TASK)
+    etas = jnp.asarray(lr_schedule(inner.steps, inner.lr, 0), dtype)
+    cast = lambda tree: jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), tree)  # noqa: E731
+    args = (task.per_example_loss, cast(task.init_params), cast(task.train), cast(task.dev))
+
+    def vg(g):
+        a, d = auc_and_grad(*args, g, etas)
+        return scale * a, scale * d
+
+    def value(g):
+        return scale * jax.jit(auc_of_policy, static_argnums=0)(*args, g, etas), None
+
+    return vg, value, jnp.asarray(P.constant(inner.steps, task.n_train), dtype)
+
+
+def _run(vg, value, gamma, steps: int, frozen: int = 0):
+    st = S.auto_init(vg, gamma, frozen)
+    aucs, infos = [float(st.auc)], []
+    for _ in range(steps):
+        st, info = S.auto_step(st, value, vg, frozen)
+        aucs.append(float(st.auc))
+        infos.append(info)
+    return st, aucs, infos
+
+
+def test_objective_times_1000_gives_the_same_policy():
+    # float64, so that what is compared is the method and not float32 rounding over 8 steps (which moves
+    # entries by ~1e-5; a fixed step on the rescaled objective would move them 1000x further).
+    with jax.enable_x64(True):
+        st1, a1, i1 = _run(*_perceptron(1.0, jnp.float64), steps=8)
+        st2, a2, i2 = _run(*_perceptron(1000.0, jnp.float64), steps=8)
+    assert [i.trials for i in i1] == [i.trials for i in i2]
+    np.testing.assert_allclose(np.array(a2) / 1000.0, a1, rtol=1e-6)
+    np.testing.assert_allclose(np.array([i.alpha for i in i2]) * 1000.0, [i.alpha for i in i1], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(st2.gamma), np.asarray(st1.gamma), atol=1e-6)
+    assert a1[-1] < 0.9 * a1[0]  # and it did move
+
+
+def test_never_raises_the_objective_even_from_a_huge_trial_step():
+    # Inner lr 1: the policy that step 1e6 lands on (all weight on one example per row) has 4.5x the AUC.
+    vg, value, g0 = _perceptron(inner=C.InnerConfig(steps=30, lr=1.0))
+    st = S.auto_init(vg, g0, 5)._replace(alpha=jnp.float32(1e6))
+    aucs, trials = [float(st.auc)], []
+    for _ in range(6):
+        st, info = S.auto_step(st, value, vg, 5)
+        aucs.append(float(st.auc))
+        trials.append(info.trials)
+    assert all(b <= a for a, b in zip(aucs, aucs[1:])), aucs
+    assert aucs[-1] < aucs[0]
+    assert trials[0] > 1  # the first trial was rejected: backtracking happened
+    g = np.asarray(st.gamma)
+    np.testing.assert_array_equal(g[:5], np.asarray(g0)[:5])  # frozen rows untouched
+    np.testing.assert_allclose(g.sum(1), 1.0, atol=1e-5)
+    assert (g >= 0).all()
+
+
+def test_nan_trial_counts_as_a_rise():
+    # F is a quadratic with a wall of NaN far from the start: the first trial lands in it and is rejected.
+    target = jnp.asarray(np.random.default_rng(0).dirichlet(np.ones(6), size=4), jnp.float32)
+    start = jnp.full((4, 6), 1 / 6, jnp.float32)
+
+    def f(g):
+        base = jnp.sum((g - target) ** 2)
+        return jnp.where(jnp.max(jnp.abs(g - start)) > 0.3, jnp.nan, base)
+
+    vg = jax.jit(jax.value_and_grad(f))
+    value = lambda g: (f(g), None)  # noqa: E731
+    st = S.auto_init(vg, start, 0)._replace(alpha=jnp.float32(100.0))
+    st, info = S.auto_step(st, value, vg, 0)
+    assert info.accepted and info.trials > 1 and np.isfinite(float(st.auc))
+
+
+def test_converges_to_the_projection_and_then_reports_stationary():
+    """min ||gamma - c||^2 over row simplices has the closed-form solution Proj(c), computed independently."""
+    rng = np.random.default_rng(1)
+    c = rng.normal(0.1, 0.3, size=(5, 7))
+
+    def proj_row(v):  # sort-based projection (Held et al.), in float64, independent of the code under test
+        u = np.sort(v)[::-1]
+        css = np.cumsum(u) - 1
+        r = np.nonzero(u - css / np.arange(1, v.size + 1) > 0)[0][-1]
+        return np.maximum(v - css[r] / (r + 1), 0)
+
+    want = np.stack([proj_row(row) for row in c])
+    cj = jnp.asarray(c, jnp.float32)
+    f = lambda g: 0.5 * jnp.sum((g - cj) ** 2)  # noqa: E731
+    vg = jax.jit(jax.value_and_grad(f))
+    st = S.auto_init(vg, jnp.full((5, 7), 1 / 7, jnp.float32), 0)
+    for k in range(200):
+        st, info = S.auto_step(st, lambda g: (f(g), None), vg, 0)
+        if not info.accepted:
+            break
+    assert not info.accepted, "should stop at the minimiser"
+    np.testing.assert_allclose(np.asarray(st.gamma), want, atol=1e-4)
