@@ -26,7 +26,7 @@ Output folder::
     metrics.jsonl         one line per outer step: outer_step, auc (of the policy the step started from),
                           step_size, trials (forward runs), and at evaluations the EVAL_FIELDS
     outer_auc.npy         [K] the same AUCs (NaN after an early stop)
-    outer_evals.npy       [K, 5] row k, after k + 1 updates: EVAL_FIELDS (NaN between evaluations)
+    outer_evals.npy       [K, 6] row k, after k + 1 updates: EVAL_FIELDS (NaN between evaluations)
     policies/gamma_KKKKK.npy  the policy after k updates, every save_every outer steps (and the last)
     gamma.npy             the selected policy [T, N]; gamma_last.npy the last one when they differ
     checkpoints/          orbax checkpoints of the outer state
@@ -53,9 +53,11 @@ from learning_law import optimizers as O
 from learning_law import policy as P
 from learning_law import record as R
 from learning_law import search as S
+from learning_law import selection as SEL
+from learning_law.selection import EVAL_FIELDS, STOPS, SearchState
 from learning_law.errors import NumericalError, UsageError
-from learning_law.inner import loss_curves, lr_schedule
-from learning_law.metagrad import auc_and_grad, auc_of_policy
+from learning_law.inner import lr_schedule
+from learning_law.metagrad import auc_and_grad
 from learning_law.progress import bar
 from learning_law.sharding import place_policy
 from learning_law.tasks.base import Task
@@ -64,10 +66,6 @@ from theory.speedup import speedup_ratio
 
 OUTER_DIVERGENCE = 2.0  # a fixed step that doubles the AUC of the constant policy has left the region
 #                         where the gradient predicts anything: stop and say so
-EVAL_FIELDS = ("auc_after", "auc_test_after", "speedup_test", "speedup_dev", "auc_val_after", "speedup_val_after")
-STOPS = ("completed", "stationary", "patience")
-
-
 def outer_lr(outer: C.OuterConfig, k: int) -> np.float32:
     """eps_k of the fixed search: linear decay from outer_lr to 0 over the K outer steps (or constant)."""
     if outer.schedule == "linear":
@@ -113,42 +111,6 @@ def _checkpointer(path: Path) -> ocp.CheckpointManager:
     return ocp.CheckpointManager(path.resolve(), options=opts)
 
 
-class _State:
-    """Everything a resume needs, as host arrays (the checkpoint's tree) plus the device policy."""
-
-    def __init__(self, steps: int, n: int, K: int):
-        self.gamma = None  # the current policy (device)
-        self.auc = np.full(K, np.nan, np.float32)  # AUC of the policy each outer step started from
-        self.step_size = np.full(K, np.nan, np.float32)
-        self.trials = np.zeros(K, np.int32)  # forward runs of the auto search's line search
-        self.evals = np.full((K, len(EVAL_FIELDS)), np.nan, np.float32)
-        self.best_gamma = None  # the selected policy so far (device or host)
-        self.best = np.array([np.inf, np.nan, 0.0])  # score, its dev AUC, outer step
-        self.alpha = np.float32(np.nan)  # auto: next trial step
-        self.done = 0
-        self.stop = 0  # index into STOPS
-        self.shape = (steps, n)
-
-    def tree(self) -> dict:
-        return {"gamma": np.asarray(self.gamma), "auc": self.auc, "step_size": self.step_size,
-                "trials": self.trials, "evals": self.evals, "best_gamma": np.asarray(self.best_gamma),
-                "best": self.best, "alpha": np.asarray(self.alpha, np.float32),
-                "step": np.asarray(self.done, np.int64), "stop": np.asarray(self.stop, np.int64)}
-
-    def load(self, tree: dict, mesh) -> None:
-        self.gamma = place_policy(tree["gamma"], mesh)
-        self.best_gamma = place_policy(tree["best_gamma"], mesh)
-        for key in ("auc", "step_size", "trials", "evals", "best"):
-            setattr(self, key, np.array(tree[key], dtype=getattr(self, key).dtype))
-        self.alpha = np.float32(tree["alpha"])
-        self.done, self.stop = int(tree["step"]), int(tree["stop"])
-
-    def consider(self, gamma, score: float, dev_auc: float, step: int, auc0: float) -> None:
-        """Keep ``gamma`` if it is the best so far (never one whose dev AUC is above the constant's)."""
-        if math.isfinite(score) and math.isfinite(dev_auc) and dev_auc <= auc0 and score < self.best[0]:
-            self.best_gamma, self.best = gamma, np.array([score, dev_auc, float(step)])
-
-
 def optimize(
     task: Task,
     inner: C.InnerConfig,
@@ -180,7 +142,7 @@ def optimize(
 
     etas = jnp.asarray(lr_schedule(steps, inner.lr, inner.warmup_steps))
     K = outer.outer_steps
-    st = _State(steps, n, K)
+    st = SearchState(steps, n, K)
     st.gamma = st.best_gamma = place_policy(P.constant(steps, n), task.mesh)
     mngr = _checkpointer(out / "checkpoints")
     if resume and mngr.all_steps():
@@ -196,8 +158,8 @@ def optimize(
     fs = np.int32(outer.frozen_steps)
     compiled = plan(task, st.gamma, etas, outer, verbose=progress and start < K and not st.stop, opt=opt)
     vg = lambda g: compiled(task.init_params, task.train, task.dev, g, etas)  # noqa: E731
-    value, val = _forward_fns(task, etas, opt, outer.select)
-    const_curves = _curves(task, P.constant(steps, n), etas, opt) if start < K and not st.stop else None
+    value, val = SEL.forward_fns(task, etas, opt, outer.select)
+    const_curves = SEL.curves(task, P.constant(steps, n), etas, opt) if start < K and not st.stop else None
     auto = None
     if outer.search == "auto" and start < K and not st.stop:
         auto = S.auto_init(vg, st.gamma, outer.frozen_steps)
@@ -206,7 +168,7 @@ def optimize(
         _check_finite(auto.auc, auto.grad, start)
         if start == 0:  # the constant policy is the first candidate (ties keep it)
             st.auc[0] = float(auto.auc)
-            _consider_constant(st, val)
+            SEL.consider_constant(st, val)
     t0 = time.perf_counter()
     with bar(K, f"optimize ({outer.search})", progress, unit="outer step") as pbar, \
             open(out / "metrics.jsonl", "a") as log:
@@ -243,14 +205,14 @@ def optimize(
                             f"state is the checkpoint in {out / 'checkpoints'}")
                     st.auc[k], st.step_size[k] = auc, outer_lr(outer, k)
                     if k == 0:
-                        _consider_constant(st, val)
+                        SEL.consider_constant(st, val)
                     if task.val is None:
                         st.consider(st.gamma, auc, auc, k, float(st.auc[0]))
                     st.gamma = S.fixed_update(st.gamma, S.masked_grad(grad, outer.frozen_steps),
                                               st.step_size[k], fs)
                 st.done = k + 1
                 if st.done % outer.eval_every == 0 or st.done == K:
-                    _evaluate(st, task, const_curves, etas, opt, val)
+                    SEL.evaluate_policy(st, task, const_curves, etas, opt, val)
                     if outer.patience and st.done - int(st.best[2]) >= outer.patience and st.done < K:
                         st.stop = STOPS.index("patience")
                 log.write(_metrics_line(k, st))
@@ -267,7 +229,7 @@ def optimize(
                     break
             if st.stop and not stopped_before:  # the last policy is evaluated, saved and checkpointed, and the stop survives a resume
                 if st.done and np.isnan(st.evals[st.done - 1, 0]):
-                    _evaluate(st, task, const_curves, etas, opt, val)
+                    SEL.evaluate_policy(st, task, const_curves, etas, opt, val)
                 R.save_npy(out / "policies" / f"gamma_{st.done:05d}.npy", st.gamma)
                 if st.done in mngr.all_steps():
                     mngr.delete(st.done)
@@ -294,51 +256,6 @@ def optimize(
                    resumed_from=start)
 
 
-def _forward_fns(task: Task, etas, opt, select: str):
-    """(value, val): ``value(gamma) -> (dev AUC, validation curve or None)`` in one forward run (the auto
-    search's trial), and the validation scorer (None without a validation split)."""
-    loss_fn, p0, train = task.per_example_loss, task.init_params, task.train
-    if task.val is None:
-        forward = jax.jit(auc_of_policy, static_argnames=("loss_fn", "memory", "block_size", "opt"))
-        return (lambda g: (forward(loss_fn, p0, train, task.dev, g, etas, opt=opt), None)), None
-
-    def value(g):
-        dev, curve = loss_curves(loss_fn, p0, train, task.dev, task.val, g, etas, opt)
-        return jnp.mean(dev), np.asarray(curve)
-
-    return value, _Validation(lambda g: value(g)[1], value(P.constant(*etas.shape, task.n_train))[1], select)
-
-
-class _Validation:
-    """Scores a policy by its validation loss curve: its AUC, or minus its speed-up over the constant policy."""
-
-    def __init__(self, curve, const: np.ndarray, select: str):
-        self.curve, self.const, self.select = curve, const, select
-        self.name = "validation AUC" if select == "auc" else "validation speed-up"
-
-    def score(self, curve: np.ndarray) -> float:
-        if self.select == "auc":
-            return float(np.mean(curve))
-        return -speedup_ratio(self.const, curve)["speedup"]
-
-
-def _consider_constant(st: _State, val) -> None:
-    """The constant policy is a candidate of the selection (by its validation score when there is a split)."""
-    const = P.constant(*st.shape)
-    auc0 = float(st.auc[0])
-    st.consider(const, val.score(val.const) if val is not None else auc0, auc0, 0, auc0)
-
-
-def _evaluate(st: _State, task: Task, const_curves, etas, opt, val) -> None:
-    """EVAL_FIELDS of the policy after st.done updates; with a validation split, it becomes a candidate."""
-    row = st.done - 1
-    curve = val.curve(st.gamma) if val is not None else None
-    st.evals[row] = _held_out(const_curves, _curves(task, st.gamma, etas, opt), curve,
-                              val.const if val is not None else None)
-    if val is not None:
-        st.consider(st.gamma, val.score(curve), float(st.evals[row, 0]), st.done, float(st.auc[0]))
-
-
 def _check_finite(auc, grad, k: int) -> None:
     if not (math.isfinite(float(auc)) and bool(jnp.all(jnp.isfinite(grad)))):
         raise NumericalError(f"the search objective or its gradient is not finite at the policy after {k} "
@@ -361,30 +278,14 @@ def _restore_latest_good(mngr: ocp.CheckpointManager, target: dict, verbose: boo
     return None
 
 
-def _curves(task: Task, gamma, etas, opt: O.InnerOpt = O.GD) -> tuple[np.ndarray, np.ndarray]:
-    gamma = place_policy(np.asarray(gamma), task.mesh)
-    dev, test = loss_curves(task.per_example_loss, task.init_params, task.train, task.dev, task.test, gamma, etas,
-                            opt)
-    return np.asarray(dev), np.asarray(test)
-
-
-def _held_out(const: tuple, pol: tuple, val_curve, val_const) -> np.ndarray:
-    """EVAL_FIELDS of the updated policy: AUC (dev, test), speed-ups over constant (test, dev), validation
-    AUC and speed-up (NaN without a validation split)."""
-    val = ((np.mean(val_curve), speedup_ratio(val_const, val_curve)["speedup"]) if val_curve is not None
-           else (np.nan, np.nan))
-    return np.array([pol[0].mean(), pol[1].mean(), speedup_ratio(const[1], pol[1])["speedup"],
-                     speedup_ratio(const[0], pol[0])["speedup"], *val], dtype=np.float32)
-
-
-def _metrics_line(k: int, st: _State) -> str:
+def _metrics_line(k: int, st: SearchState) -> str:
     row = {"outer_step": k, "auc": float(st.auc[k]), "step_size": float(st.step_size[k]),
            "trials": int(st.trials[k])}
     row.update({name: float(v) for name, v in zip(EVAL_FIELDS, st.evals[k]) if not np.isnan(v)})
     return json.dumps(row) + "\n"
 
 
-def _rewrite_metrics(out: Path, st: _State, done: int) -> None:
+def _rewrite_metrics(out: Path, st: SearchState, done: int) -> None:
     lines = "".join(_metrics_line(k, st) for k in range(done) if np.isfinite(st.auc[k]))
     R.atomic_write(out / "metrics.jsonl", lambda f: f.write(lines.encode()))
 
@@ -394,7 +295,7 @@ def _num(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _finish(task, inner, outer, out, st: _State, etas, opt, value, val, wall, resumed_from=0) -> dict:
+def _finish(task, inner, outer, out, st: SearchState, etas, opt, value, val, wall, resumed_from=0) -> dict:
     last = np.asarray(st.gamma)
     auc_last = float(value(st.gamma)[0]) if np.all(np.isfinite(last)) else math.nan
     auc0 = float(st.auc[0])
@@ -405,7 +306,7 @@ def _finish(task, inner, outer, out, st: _State, etas, opt, value, val, wall, re
     if sel and np.isnan(st.evals[sel - 1, 0]):  # selected between evaluations: measure it as the others
         keep_gamma, keep_done = st.gamma, st.done
         st.gamma, st.done = st.best_gamma, sel
-        _evaluate(st, task, _curves(task, P.constant(*st.shape), etas, opt), etas, opt, val)
+        SEL.evaluate_policy(st, task, SEL.curves(task, P.constant(*st.shape), etas, opt), etas, opt, val)
         st.gamma, st.done = keep_gamma, keep_done
         R.save_npy(out / "outer_evals.npy", st.evals)
     R.save_npy(out / "gamma.npy", gamma)

@@ -1,0 +1,125 @@
+"""What the policy search keeps besides the policy: its histories, the best policy so far, and the scores
+of held-out data that choose it (:mod:`learning_law.optimize` runs the loop).
+
+The search fits the dev split. Every candidate (the constant policy, every policy the auto search
+accepts, every fixed-search policy at an evaluation) is scored on the validation split: its AUC, or minus
+its speed-up over the constant policy (``select``). Only candidates whose dev AUC is not above the constant
+policy's count, so the kept policy is never worse than constant on the search objective. Without a
+validation split the dev AUC scores.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from learning_law import optimizers as O
+from learning_law import policy as P
+from learning_law.inner import loss_curves
+from learning_law.metagrad import auc_of_policy
+from learning_law.sharding import place_policy
+from learning_law.tasks.base import Task
+from theory.speedup import speedup_ratio
+
+EVAL_FIELDS = ("auc_after", "auc_test_after", "speedup_test", "speedup_dev", "auc_val_after", "speedup_val_after")
+STOPS = ("completed", "stationary", "patience")
+
+
+class SearchState:
+    """Everything a resume needs, as host arrays (the checkpoint's tree) plus the device policy."""
+
+    def __init__(self, steps: int, n: int, K: int):
+        self.gamma = None  # the current policy (device)
+        self.auc = np.full(K, np.nan, np.float32)  # AUC of the policy each outer step started from
+        self.step_size = np.full(K, np.nan, np.float32)
+        self.trials = np.zeros(K, np.int32)  # forward runs of the auto search's line search
+        self.evals = np.full((K, len(EVAL_FIELDS)), np.nan, np.float32)
+        self.best_gamma = None  # the selected policy so far (device or host)
+        self.best = np.array([np.inf, np.nan, 0.0])  # score, its dev AUC, outer step
+        self.alpha = np.float32(np.nan)  # auto: next trial step
+        self.done = 0
+        self.stop = 0  # index into STOPS
+        self.shape = (steps, n)
+
+    def tree(self) -> dict:
+        return {"gamma": np.asarray(self.gamma), "auc": self.auc, "step_size": self.step_size,
+                "trials": self.trials, "evals": self.evals, "best_gamma": np.asarray(self.best_gamma),
+                "best": self.best, "alpha": np.asarray(self.alpha, np.float32),
+                "step": np.asarray(self.done, np.int64), "stop": np.asarray(self.stop, np.int64)}
+
+    def load(self, tree: dict, mesh) -> None:
+        self.gamma = place_policy(tree["gamma"], mesh)
+        self.best_gamma = place_policy(tree["best_gamma"], mesh)
+        for key in ("auc", "step_size", "trials", "evals", "best"):
+            setattr(self, key, np.array(tree[key], dtype=getattr(self, key).dtype))
+        self.alpha = np.float32(tree["alpha"])
+        self.done, self.stop = int(tree["step"]), int(tree["stop"])
+
+    def consider(self, gamma, score: float, dev_auc: float, step: int, auc0: float) -> None:
+        """Keep ``gamma`` if it is the best so far (never one whose dev AUC is above the constant's)."""
+        if math.isfinite(score) and math.isfinite(dev_auc) and dev_auc <= auc0 and score < self.best[0]:
+            self.best_gamma, self.best = gamma, np.array([score, dev_auc, float(step)])
+
+
+def forward_fns(task: Task, etas, opt, select: str):
+    """(value, val): ``value(gamma) -> (dev AUC, validation curve or None)`` in one forward run (the auto
+    search's trial), and the validation scorer (None without a validation split)."""
+    loss_fn, p0, train = task.per_example_loss, task.init_params, task.train
+    if task.val is None:
+        forward = jax.jit(auc_of_policy, static_argnames=("loss_fn", "memory", "block_size", "opt"))
+        return (lambda g: (forward(loss_fn, p0, train, task.dev, g, etas, opt=opt), None)), None
+
+    def value(g):
+        dev, curve = loss_curves(loss_fn, p0, train, task.dev, task.val, g, etas, opt)
+        return jnp.mean(dev), np.asarray(curve)
+
+    return value, Validation(lambda g: value(g)[1], value(P.constant(*etas.shape, task.n_train))[1], select)
+
+
+class Validation:
+    """Scores a policy by its validation loss curve: its AUC, or minus its speed-up over the constant policy."""
+
+    def __init__(self, curve, const: np.ndarray, select: str):
+        self.curve, self.const, self.select = curve, const, select
+        self.name = "validation AUC" if select == "auc" else "validation speed-up"
+
+    def score(self, curve: np.ndarray) -> float:
+        if self.select == "auc":
+            return float(np.mean(curve))
+        return -speedup_ratio(self.const, curve)["speedup"]
+
+
+def consider_constant(st: SearchState, val) -> None:
+    """The constant policy is a candidate of the selection (by its validation score when there is a split)."""
+    const = P.constant(*st.shape)
+    auc0 = float(st.auc[0])
+    st.consider(const, val.score(val.const) if val is not None else auc0, auc0, 0, auc0)
+
+
+def evaluate_policy(st: SearchState, task: Task, const_curves, etas, opt, val) -> None:
+    """EVAL_FIELDS of the policy after st.done updates; with a validation split, it becomes a candidate."""
+    row = st.done - 1
+    curve = val.curve(st.gamma) if val is not None else None
+    st.evals[row] = held_out(const_curves, curves(task, st.gamma, etas, opt), curve,
+                              val.const if val is not None else None)
+    if val is not None:
+        st.consider(st.gamma, val.score(curve), float(st.evals[row, 0]), st.done, float(st.auc[0]))
+
+
+def curves(task: Task, gamma, etas, opt: O.InnerOpt = O.GD) -> tuple[np.ndarray, np.ndarray]:
+    gamma = place_policy(np.asarray(gamma), task.mesh)
+    dev, test = loss_curves(task.per_example_loss, task.init_params, task.train, task.dev, task.test, gamma, etas,
+                            opt)
+    return np.asarray(dev), np.asarray(test)
+
+
+def held_out(const: tuple, pol: tuple, val_curve, val_const) -> np.ndarray:
+    """EVAL_FIELDS of the updated policy: AUC (dev, test), speed-ups over constant (test, dev), validation
+    AUC and speed-up (NaN without a validation split)."""
+    val = ((np.mean(val_curve), speedup_ratio(val_const, val_curve)["speedup"]) if val_curve is not None
+           else (np.nan, np.nan))
+    return np.array([pol[0].mean(), pol[1].mean(), speedup_ratio(const[1], pol[1])["speedup"],
+                     speedup_ratio(const[0], pol[0])["speedup"], *val], dtype=np.float32)
