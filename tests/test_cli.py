@@ -164,3 +164,24 @@ def test_online_policy_through_train_and_evaluate(tmp_path, capsys):
     assert s["time_ratio_vs_constant"] > 0 and s["auc_policy"] < s["auc_constant"]
     code, text = run(["train", *TINY, "--quiet", "--policy", "online:bogus", "--out", str(tmp_path / "b")], capsys)
     assert code == 2 and "online:equalize" in text
+
+
+def test_outer_lr_implies_the_fixed_search_and_auto_refuses_it(tmp_path, capsys):
+    code, text = run(["optimize", *TINY, "--quiet", "--outer-steps", "2", "--outer-lr", "0.5",
+                      "--out", str(tmp_path / "f")], capsys)
+    assert code == 0, text
+    outer = json.loads((tmp_path / "f" / "config.json").read_text())["outer"]
+    assert outer["search"] == "fixed" and outer["outer_lr"] == 0.5
+    code, text = run(["optimize", *TINY, "--quiet", "--search", "auto", "--outer-lr", "0.5",
+                      "--out", str(tmp_path / "a")], capsys)
+    assert code == 2 and "--outer-lr" in text and "--search fixed" in text
+    code, text = run(["optimize", *TINY, "--quiet", "--search", "fixed", "--out", str(tmp_path / "b")], capsys)
+    assert code == 2 and "needs --outer-lr" in text
+    code, text = run(["optimize", "--preset", "paper-init0", "--dim", "4", "--n-train", "8", "--n-dev", "8",
+                      "--n-test", "8", "--n-val", "8", "--steps", "10", "--outer-steps", "2", "--search", "auto",
+                      "--quiet", "--out", str(tmp_path / "c")], capsys)
+    assert code == 0, text
+    outer = json.loads((tmp_path / "c" / "config.json").read_text())["outer"]
+    assert outer["search"] == "auto" and outer["outer_lr"] is None
+    code, text = run(["optimize", *TINY, "--quiet", "--n-val", "-1", "--out", str(tmp_path / "d")], capsys)
+    assert code == 2 and "n_val" in text
