@@ -227,3 +227,26 @@ def test_bad_files(tmp_path, offline):
             _small(corpus)
     with pytest.raises(UsageError, match="vocab_size"):
         _small(f"text:{_write(tmp_path, 'txt')}", vocab_size=1)
+
+
+def test_validation_split_follows_train_and_leaves_the_others_unchanged():
+    te, de, tr, va = split_indices(200, n_test=16, n_dev=24, n_train=96, n_val=40, seed=3)
+    te0, de0, tr0, va0 = split_indices(200, n_test=16, n_dev=24, n_train=96, seed=3)
+    for a, b in ((te, te0), (de, de0), (tr, tr0)):
+        np.testing.assert_array_equal(a, b)  # adding a validation split changes none of the other three
+    assert len(va) == 40 and len(va0) == 0
+    assert not set(va) & (set(te) | set(de) | set(tr))
+    with pytest.raises(UsageError, match="n_val"):
+        split_indices(150, n_test=16, n_dev=24, n_train=96, n_val=40, seed=3)
+    d = load_lm_data("text:" + str(_write_stories()), **dict(SIZES, n_train=12, n_dev=4, n_test=4, seq_len=8),
+                     noise_fraction=0.5, noise_edits=3, seed=0, n_val=5)
+    assert d.val.shape == (5, 9) and d.dev.shape == (4, 9)
+
+
+def _write_stories() -> Path:
+    import tempfile
+
+    path = Path(tempfile.mkdtemp()) / "stories.txt"
+    path.write_text("\n\n".join(f"story number {i} tells of a cat and a dog who play in the sun all day long"
+                                for i in range(40)))
+    return path
