@@ -167,7 +167,7 @@ def _other_search(p: C.Preset, task, out: Path, *, resume: bool, progress: bool,
 def search_text(outer: C.OuterConfig) -> str:
     """One phrase naming a search and its step."""
     if outer.search == "auto":
-        return "the default search (`auto`: Barzilai-Borwein trial step, monotone Armijo backtracking, no step to set)"
+        return "the default search (`auto`: monotone accelerated projected gradient with backtracking, no step to set)"
     return f"a fixed outer lr {outer.outer_lr:g} ({outer.schedule})"
 
 

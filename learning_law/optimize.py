@@ -1,8 +1,7 @@
 """Search the learning policy gamma minimising the dev AUC (paper Section 4.1), and select what to keep.
 
-Two update rules (:mod:`learning_law.search`): ``auto`` (the default: projected gradient with a
-Barzilai-Borwein trial step and monotone Armijo backtracking, no step size to choose, never raises the
-AUC) and ``fixed`` (the reference's ``gamma <- Proj(gamma - eps_k dAUC/dgamma)`` with ``--outer-lr`` and
+Two update rules (:mod:`learning_law.search`): ``auto`` (the default: monotone accelerated projected
+gradient with backtracking, no step size to choose, never raises the AUC) and ``fixed`` (the reference's ``gamma <- Proj(gamma - eps_k dAUC/dgamma)`` with ``--outer-lr`` and
 ``--schedule``), both with the exact gradient of :mod:`learning_law.metagrad`. The first
 ``frozen_steps`` rows stay at the constant policy.
 
@@ -162,13 +161,14 @@ def optimize(
     const_curves = SEL.curves(task, P.constant(steps, n), etas, opt) if start < K and not st.stop else None
     auto = None
     if outer.search == "auto" and start < K and not st.stop:
-        auto = S.auto_init(vg, st.gamma, outer.frozen_steps)
-        if start > 0:
-            auto = auto._replace(alpha=jnp.float32(st.alpha))
-        _check_finite(auto.auc, auto.grad, start)
-        if start == 0:  # the constant policy is the first candidate (ties keep it)
+        if start == 0:
+            auto = S.auto_init(vg, st.gamma, outer.frozen_steps)
+            _check_finite(auto.auc, start)
             st.auc[0] = float(auto.auc)
-            SEL.consider_constant(st, val)
+            SEL.consider_constant(st, val)  # the constant policy is the first candidate (ties keep it)
+        else:  # the accelerated search's whole state comes back from the checkpoint: bit-identical
+            f, t, t_prev, alpha = (jnp.float32(v) for v in st.scalars)
+            auto = S.AutoState(st.gamma, f, st.mom[0], st.mom[1], t, t_prev, alpha)
     t0 = time.perf_counter()
     with bar(K, f"optimize ({outer.search})", progress, unit="outer step") as pbar, \
             open(out / "metrics.jsonl", "a") as log:
@@ -179,19 +179,19 @@ def optimize(
                 if auto is not None:
                     st.auc[k] = float(auto.auc)
                     new, info = S.auto_step(auto, value, vg, outer.frozen_steps)
-                    if not info.accepted:  # no trial lowered the AUC: a stationary point to float precision
+                    if info.stationary:  # no step from x lowers the AUC: a stationary point to float precision
                         st.stop = STOPS.index("stationary")
                         if k:
                             st.auc[k] = np.nan
                         break
-                    _check_finite(new.auc, new.grad, k + 1)
                     st.step_size[k], st.trials[k] = info.alpha, info.trials
-                    auto, st.gamma, st.alpha = new, new.gamma, np.float32(new.alpha)
-                    # Every accepted trial is a candidate: its forward run measured the validation AUC too.
-                    score = float(new.auc) if val is None else val.score(info.extra)
-                    if val is not None:
-                        st.evals[k, 4:] = np.mean(info.extra), speedup_ratio(val.const, info.extra)["speedup"]
-                    st.consider(st.gamma, score, float(new.auc), k + 1, float(st.auc[0]))
+                    auto, st.gamma, st.mom = new, new.gamma, (new.z, new.prev)
+                    st.scalars = np.array([new.auc, new.t, new.t_prev, new.alpha], np.float32)
+                    if info.moved:  # a candidate: its forward run measured the validation curve too
+                        score = float(new.auc) if val is None else val.score(info.extra)
+                        if val is not None:
+                            st.evals[k, 4:] = np.mean(info.extra), speedup_ratio(val.const, info.extra)["speedup"]
+                        st.consider(st.gamma, score, float(new.auc), k + 1, float(st.auc[0]))
                 else:
                     auc, grad = vg(st.gamma)
                     auc = float(auc)
@@ -256,10 +256,10 @@ def optimize(
                    resumed_from=start)
 
 
-def _check_finite(auc, grad, k: int) -> None:
-    if not (math.isfinite(float(auc)) and bool(jnp.all(jnp.isfinite(grad)))):
-        raise NumericalError(f"the search objective or its gradient is not finite at the policy after {k} "
-                             "outer steps (NaN/inf in the inner run): lower the inner lr")
+def _check_finite(auc, k: int) -> None:
+    if not math.isfinite(float(auc)):
+        raise NumericalError(f"the search objective is not finite at the policy after {k} outer steps "
+                             "(NaN/inf in the inner run): lower the inner lr")
 
 
 def _restore_latest_good(mngr: ocp.CheckpointManager, target: dict, verbose: bool) -> dict | None:

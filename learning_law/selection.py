@@ -39,7 +39,8 @@ class SearchState:
         self.evals = np.full((K, len(EVAL_FIELDS)), np.nan, np.float32)
         self.best_gamma = None  # the selected policy so far (device or host)
         self.best = np.array([np.inf, np.nan, 0.0])  # score, its dev AUC, outer step
-        self.alpha = np.float32(np.nan)  # auto: next trial step
+        self.mom = None  # auto: (z, x_prev) of the accelerated search (device), see learning_law.search
+        self.scalars = np.full(4, np.nan, np.float32)  # auto: F(x), t, t_prev, last accepted step
         self.done = 0
         self.stop = 0  # index into STOPS
         self.shape = (steps, n)
@@ -47,15 +48,17 @@ class SearchState:
     def tree(self) -> dict:
         return {"gamma": np.asarray(self.gamma), "auc": self.auc, "step_size": self.step_size,
                 "trials": self.trials, "evals": self.evals, "best_gamma": np.asarray(self.best_gamma),
-                "best": self.best, "alpha": np.asarray(self.alpha, np.float32),
+                "best": self.best, "scalars": self.scalars,
+                "z": np.asarray(self.gamma if self.mom is None else self.mom[0]),
+                "prev": np.asarray(self.gamma if self.mom is None else self.mom[1]),
                 "step": np.asarray(self.done, np.int64), "stop": np.asarray(self.stop, np.int64)}
 
     def load(self, tree: dict, mesh) -> None:
         self.gamma = place_policy(tree["gamma"], mesh)
         self.best_gamma = place_policy(tree["best_gamma"], mesh)
-        for key in ("auc", "step_size", "trials", "evals", "best"):
+        for key in ("auc", "step_size", "trials", "evals", "best", "scalars"):
             setattr(self, key, np.array(tree[key], dtype=getattr(self, key).dtype))
-        self.alpha = np.float32(tree["alpha"])
+        self.mom = (place_policy(tree["z"], mesh), place_policy(tree["prev"], mesh))
         self.done, self.stop = int(tree["step"]), int(tree["stop"])
 
     def consider(self, gamma, score: float, dev_auc: float, step: int, auc0: float) -> None:
