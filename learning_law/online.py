@@ -78,10 +78,12 @@ import numpy as np
 from jax import Array
 
 from learning_law import config as C
+from learning_law import precision as PR
 from learning_law import record as R
 from learning_law.errors import NumericalError, UsageError, require
 from learning_law.inner import eval_losses, lr_schedule, mean_loss, run_chunk
 from learning_law.policy import constant as constant_policy
+from learning_law.policy import fingerprint
 from learning_law.progress import bar
 from learning_law.tasks.base import PerExampleLoss, PyTree, Task
 from learning_law.train import _chunk_size, _save_partial, assemble_records, check_chunk, save_record, summarize
@@ -208,6 +210,13 @@ def make_policy(name: str, **hparams) -> Any:
     require(math.isfinite(every) and every >= 1 and every == int(every), "every", hparams.get("every"),
             "an integer >= 1 (steps between two refreshes of gamma)")
     return cls(**{k: float(v) for k, v in hparams.items()})
+
+
+def spec_record(name: str, hparams: dict) -> dict:
+    """The full spec of an online policy as its run's config.json records it: ``{"name": NAME,
+    "hparams": every hyper-parameter, defaults included}`` -- what decides whether a run is re-used."""
+    key = name[len(PREFIX):] if name.startswith(PREFIX) else name
+    return {"name": key, "hparams": dataclasses.asdict(make_policy(name, **hparams))}
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, float]]:
@@ -374,7 +383,8 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
         "task_config": C.asdict(task.config),
         "inner": C.asdict(inner),
         "policy": label,
-        "online": {"name": key, "hparams": dataclasses.asdict(policy)},
+        "online": spec_record(name, hparams),
+        "matmul_precision": PR.current(),
         "versions": R.versions(),
         **(extra_config or {}),
     }
@@ -425,7 +435,7 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
     summary = summarize(dev_loss, test_loss, task.vocab_size, compile_time + run_time)
     summary.update(policy=label, hparams=dataclasses.asdict(policy), compile_time_s=round(compile_time, 3),
                    run_time_s=round(run_time, 4), seconds_per_step=run_time / steps,
-                   zero_weight_share=float(np.mean(gamma == 0)))
+                   zero_weight_share=float(np.mean(gamma == 0)), policy_sha256=fingerprint(gamma))
     if time_constant:
         per_const = _time_constant_steps(task, inner, min(4 * chunk, steps), min(chunk, steps))
         summary.update(seconds_per_step_constant=per_const,
@@ -437,4 +447,4 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
 
 
 __all__ = ["Equalize", "LossProportional", "DropNegative", "Greedy", "POLICIES", "NAMES", "PREFIX",
-           "make_policy", "parse_spec", "is_online", "run_online_chunk", "train_online"]
+           "make_policy", "spec_record", "parse_spec", "is_online", "run_online_chunk", "train_online"]

@@ -99,6 +99,10 @@ def test_law_of_run_certificate_from_an_independent_gradient(tmp_path):
     train(task, np.full((20, 32), 1 / 32, np.float32), inner, out=tmp_path / "c", policy_name="constant",
           progress=False)
     assert A.law_of_run(tmp_path / "c")["kkt_residual"] == pytest.approx(1.0, rel=1e-5)
+    # a policy file overwritten at the same path is not taken for the run's policy
+    np.save(tmp_path / "pol.npy", _sparse_policy(np.random.default_rng(2), 20, 32).astype(np.float32))
+    changed = A.law_of_run(tmp_path / "r")
+    assert changed["kkt_residual"] is None and "changed since the run" in changed["kkt_reason"]
     (tmp_path / "pol.npy").unlink()
     gone = A.law_of_run(tmp_path / "r")
     assert gone["kkt_residual"] is None and "not there" in gone["kkt_reason"]
