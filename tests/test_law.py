@@ -74,8 +74,11 @@ def test_weighted_contribution_is_the_loss_rate_to_first_order(tmp_path):
     res = train(task, gamma, inner, out=tmp_path / "r", policy_name="x", progress=False)
     per, run = LAW.law_table(res["gamma_recorded"], res["ct"], res["record_steps"], res["dev_loss"],
                              lr_schedule(30, 1e-3))
-    np.testing.assert_allclose(per["ct_to_neg_dldt_ratio_t"], 1.0, atol=0.02)
-    assert run["ct_to_neg_dldt_ratio"] == pytest.approx(1.0, abs=0.01)
+    # Measured here: on time, |ratio - 1| <= 1.4e-3 at every step (the O(eta) term and float32 noise of
+    # the loss differences); CT taken one step late (at theta_{t+1}) or early (theta_{t-1}) gives a
+    # median of 4.3e-3 and 5.2e-3 and a maximum above 6e-3, which these bounds refuse.
+    np.testing.assert_allclose(per["ct_to_neg_dldt_ratio_t"], 1.0, atol=3e-3)
+    assert run["ct_to_neg_dldt_ratio"] == pytest.approx(1.0, abs=1.5e-3)
 
 
 def test_law_of_run_certificate_from_an_independent_gradient(tmp_path):
