@@ -46,7 +46,6 @@ def evaluate(
     """
     out = Path(out)
     (out / "summary.json").unlink(missing_ok=True)  # a comparison of earlier runs must not survive
-    policy_id: dict = {}
     if online is None:
         gamma = P.validate(gamma, inner.steps, task.n_train, name=f"policy {policy_name!r}")
         policy_id = {"policy_sha256": P.fingerprint(gamma)}
@@ -67,15 +66,15 @@ def evaluate(
         if resume and R.is_finished(sub) and same_settings(sub, task, inner, label, ident):
             runs[name] = R.load_run(sub)
             continue
-        (sub / "summary.json").unlink(missing_ok=True)
+        (sub / "summary.json").unlink(missing_ok=True)  # a failed retraining must not look finished
         if name == "policy" and online is not None:
             from learning_law.online import train_online
 
             runs[name] = train_online(task, online[0], inner, out=sub, progress=progress,
-                                      extra_config=extra_config, **online[1])
-            continue
-        runs[name] = train(task, g, inner, out=sub, policy_name=label, progress=progress,
-                           desc=f"evaluate {name}", extra_config=extra_config)
+                                      extra_config=extra_config, desc=f"evaluate {name}", **online[1])
+        else:
+            runs[name] = train(task, g, inner, out=sub, policy_name=label, progress=progress,
+                               desc=f"evaluate {name}", extra_config=extra_config)
     summary = compare(runs["constant"], runs["policy"], smooth_sigma)
     summary["policy"] = policy_name
     if "time_ratio_vs_constant" in runs["policy"]["summary"]:
@@ -143,10 +142,4 @@ def compare(const: dict, pol: dict, smooth_sigma: float = 0.0) -> dict:
                 f"{key} is {out[key]}: the policy run's {curve} loss at t = 0 is already at or below the "
                 f"constant run's final {curve} loss (t* = 0), i.e. the constant run did not improve on "
                 f"L(theta_0); train longer (--steps) or with a larger --lr")
-    R.check_finished(out, "evaluate summary")
     return out
-
-
-def load_policy_for(spec: str, steps: int, n: int) -> tuple[np.ndarray, str]:
-    """A policy from 'constant', a .npy file, or an optimisation folder (its gamma.npy)."""
-    return P.resolve(spec, steps, n)

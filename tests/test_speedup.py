@@ -31,11 +31,11 @@ def test_a_tie_with_the_target_counts_as_reached():
 
 
 def test_never_reaching_gives_the_reference_time_over_t():
-    # The candidate ends at 0.6 > 0.3; the reference is first <= 0.6 at t = 2: ratio 2 / 4.
-    ref = np.array([1.0, 0.8, 0.6, 0.4, 0.3])
+    # The candidate ends at 0.6 > 0.3; the reference is first <= 0.6 at t = 3 (<= 0.7 at t = 2): 3 / 4.
+    ref = np.array([1.0, 0.8, 0.65, 0.55, 0.3])
     cand = np.array([1.0, 0.9, 0.8, 0.7, 0.6])
     out = speedup_ratio(ref, cand)
-    assert out["t_star"] is None and out["speedup"] == 0.5 and out["target"] == 0.3
+    assert out["t_star"] is None and out["speedup"] == 0.75 and out["target"] == 0.3
     # a candidate that ends no better than where both started: 0 (the reference is there at t = 0)
     assert speedup_ratio(ref, np.array([1.0, 1.2, 1.1, 1.0, 1.0]))["speedup"] == 0.0
 
@@ -59,8 +59,15 @@ def test_non_finite_curves_stop_with_the_step(bad, which):
         speedup_ratio(*args)
     with pytest.raises(FloatingPointError, match="at step 3"):
         speedup_ratio(*args, sigma=2.0)
-    with pytest.raises(FloatingPointError, match=r"dev_loss is nan at step 0"):
+    with pytest.raises(FloatingPointError, match=r"^dev_loss is nan at step 0: a loss curve that feeds a "
+                                                 r"metric must be finite everywhere$"):
         check_finite(np.array([np.nan, 1.0]), "dev_loss")
+    check_finite([1.0, 0.5], "a list")  # finite: no error
+
+
+def test_the_shortest_run_has_one_step():
+    # T = 1: the candidate is at the target after its single step, as the reference is
+    assert speedup_ratio([1.0, 0.5], [1.0, 0.4]) == {"speedup": 1.0, "t_star": 1, "target": 0.5, "sigma": 0.0}
 
 
 def test_shapes_are_checked():
@@ -96,6 +103,10 @@ def test_smoothing_matches_an_independent_gaussian_with_repeated_ends():
         assert out["t_star"] == t_star and out["speedup"] == pytest.approx(40 / t_star, rel=1e-12)
         assert out["target"] == pytest.approx(sr[-1], rel=1e-12) and out["sigma"] == sigma
     np.testing.assert_array_equal(smooth(ref, 0.0), ref)
+    # float32 curves (as runs record them) are smoothed in float64
+    ref32 = ref.astype(np.float32)
+    np.testing.assert_allclose(smooth(ref32, 2.5), _gaussian_nearest(ref32.astype(np.float64), 2.5), rtol=1e-13)
+    assert smooth(ref32, 0.0).dtype == np.float64 and smooth(ref32, 2.5).dtype == np.float64
 
 
 def test_smoothing_repeats_the_end_values():

@@ -23,9 +23,10 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 
-def check_finite(curve: np.ndarray, name: str = "curve") -> None:
-    """Raise :class:`FloatingPointError` naming the first step where ``curve: [T+1]`` is NaN or inf."""
-    bad = ~np.isfinite(np.asarray(curve, dtype=np.float64))
+def check_finite(curve: np.ndarray, name: str) -> None:
+    """Raise :class:`FloatingPointError` naming ``name`` and the first step where ``curve: [T+1]`` is
+    NaN or inf."""
+    bad = ~np.isfinite(curve)
     if bad.any():
         t = int(np.argmax(bad))
         raise FloatingPointError(f"{name} is {float(np.asarray(curve)[t])} at step {t}: a loss curve that "
@@ -69,7 +70,7 @@ def speedup_ratio(reference: np.ndarray, candidate: np.ndarray, sigma: float = 0
     >>> speedup_ratio([3.0, 2.0, 1.0, 0.5, 0.4], [3.0, 1.0, 0.4, 0.3, 0.2])["speedup"]
     2.0
     """
-    ref_raw, cand_raw = np.asarray(reference, dtype=np.float64), np.asarray(candidate, dtype=np.float64)
+    ref_raw, cand_raw = np.asarray(reference), np.asarray(candidate)
     if ref_raw.shape != cand_raw.shape or ref_raw.ndim != 1 or ref_raw.shape[0] < 2:
         raise ValueError(f"loss curves must be 1-D of equal length >= 2, got {ref_raw.shape} and "
                          f"{cand_raw.shape}")
