@@ -21,6 +21,7 @@ import numpy as np
 
 from learning_law import config as C
 from learning_law import policy as P
+from learning_law import precision as PR
 from learning_law import record as R
 from learning_law.errors import UsageError
 from learning_law.inner import lr_schedule
@@ -38,24 +39,40 @@ def _inner_of(cfg: dict) -> C.InnerConfig:
 
 
 def _policy_of_run(run_dir: Path, cfg: dict) -> tuple[np.ndarray | None, Path | None, str | None]:
-    """(full policy [T, N], the file it came from, None) or (None, None, why it cannot be rebuilt)."""
-    if (run_dir / "gamma.npy").exists():  # online runs store the rows they used
-        return np.load(run_dir / "gamma.npy"), run_dir / "gamma.npy", None
-    spec = cfg.get("policy")
+    """(full policy [T, N], the file it came from, None) or (None, None, why it cannot be rebuilt).
+
+    The policy is checked by content: its SHA-256 must equal the one the run recorded (config.json for
+    a scheduled policy, summary.json for an online run's gamma.npy), so a file overwritten or replaced
+    at the same path since the run is never taken for the run's policy.
+    """
     inner = _inner_of(cfg)
-    n = int(np.load(run_dir / "ct.npy", mmap_mode="r").shape[1])
-    if spec == "constant":
-        return P.constant(inner.steps, n), None, None
-    if not spec:
-        return None, None, "config.json names no policy"
-    path = Path(spec)
-    if not path.exists():
-        return None, None, f"the policy {spec!r} named in config.json is not there any more"
-    try:
-        gamma = P.validate(P.load(path, mmap=False), inner.steps, n, name=f"policy {spec!r}")
-    except UsageError as e:
-        return None, None, str(e)
-    return gamma, (path / "gamma.npy" if path.is_dir() else path), None
+    if (run_dir / "gamma.npy").exists():  # online runs store the rows they used
+        gamma, source = np.load(run_dir / "gamma.npy"), run_dir / "gamma.npy"
+        recorded = R.read_json(run_dir / "summary.json").get("policy_sha256")
+    else:
+        spec = cfg.get("policy")
+        n = int(np.load(run_dir / "ct.npy", mmap_mode="r").shape[1])
+        recorded = cfg.get("policy_sha256")
+        if spec == "constant":
+            gamma, source = P.constant(inner.steps, n), None
+        elif not spec:
+            return None, None, "config.json names no policy"
+        else:
+            path = Path(spec)
+            if not path.exists():
+                return None, None, f"the policy {spec!r} named in config.json is not there any more"
+            try:
+                gamma = P.validate(P.load(path, mmap=False), inner.steps, n, name=f"policy {spec!r}")
+            except UsageError as e:
+                return None, None, str(e)
+            source = path / "gamma.npy" if path.is_dir() else path
+    if recorded is None:
+        return None, None, ("the run recorded no policy_sha256 (made by an older version): the policy "
+                            f"{str(source or 'constant')!r} cannot be checked to be the one it was trained under")
+    if P.fingerprint(gamma) != recorded:
+        return None, None, (f"the policy {str(source or 'constant')!r} changed since the run (its SHA-256 "
+                            "differs from the one recorded): re-run the training with it")
+    return gamma, source, None
 
 
 def _frozen_steps_of(policy_file: Path | None) -> int:
@@ -212,13 +229,15 @@ CHECKPOINT_KEYS = ("auc", "auc_test", "cr_paper", "cr_bits", "final_dev_loss", "
                    "ct_support_rel_dev", "kkt_residual", "kkt_reason", "sim_adjoint_mean", "act_cv_support")
 
 
-def _reusable(sub: Path, gamma: np.ndarray, policy_name: str) -> bool:
-    """A checkpoint's run can be reused when it finished with this very policy."""
+def _reusable(sub: Path, gamma: np.ndarray, policy_name: str, inner: C.InnerConfig) -> bool:
+    """A checkpoint's run can be reused when it finished with this very policy (by content: its SHA-256,
+    every row, not only the recorded ones), these inner settings and the matmul precision in force."""
     if not (R.is_finished(sub) and (sub / "gamma_recorded.npy").exists()):
         return False
     cfg = R.read_json(sub / "config.json")
-    steps = np.load(sub / "record_steps.npy")
-    return cfg.get("policy") == policy_name and np.array_equal(np.load(sub / "gamma_recorded.npy"), gamma[steps])
+    return (cfg.get("policy") == policy_name and cfg.get("policy_sha256") == P.fingerprint(gamma)
+            and cfg.get("inner") == R._jsonable(C.asdict(inner))
+            and cfg.get("matmul_precision") == PR.current())
 
 
 def outer_trajectory(opt_dir: str | Path, until_loss: float | None = None, *, progress: bool = True,
@@ -265,7 +284,7 @@ def outer_trajectory(opt_dir: str | Path, until_loss: float | None = None, *, pr
             name = "constant" if f is None else str(f.resolve())
             gamma = P.constant(inner.steps, n) if f is None else P.validate(np.load(f), inner.steps, n,
                                                                             name=f"policy {str(f)!r}")
-            if not _reusable(sub, gamma, name):
+            if not _reusable(sub, gamma, name, inner):
                 (sub / "summary.json").unlink(missing_ok=True)
                 (sub / "law.json").unlink(missing_ok=True)
                 train(task, gamma, inner, out=sub, policy_name=name, progress=False,

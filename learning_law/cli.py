@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from learning_law import config as C
+from learning_law import precision as PR
 from learning_law.errors import NumericalError, UsageError
 
 TASK_CLASSES = C.task_config_classes()
@@ -161,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         mod.add_arguments(sub.add_parser(name, help=mod.HELP, description=mod.__doc__,
                                          formatter_class=argparse.RawDescriptionHelpFormatter))
         COMMANDS[name] = mod.run
+    for p in sub.choices.values():  # one option of every command, applied in main()
+        p.add_argument("--matmul-precision", default=PR.DEFAULT, choices=PR.CHOICES, help=PR.HELP)
     return parser
 
 
@@ -249,7 +252,7 @@ def cmd_optimize(args) -> int:
     out = R.prepare_out_dir(args.out, overwrite=args.overwrite, resume=args.resume)
     task = _task(args, tcfg)
     s = optimize(task, inner, outer, out, resume=args.resume, progress=not args.quiet,
-                 extra_config={"preset": preset.name})
+                 extra_config={"preset": preset.name, "matmul_precision": PR.current()})
     print(f"optimised {s['outer_steps']} outer steps in {s['wall_time_s']:.1f} s "
           f"({s['seconds_per_outer_step']} s/step): AUC {s['auc_constant']} -> {s['auc_final']:.5f}; "
           f"policy: {out}/gamma.npy")
@@ -310,11 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     t0 = time.perf_counter()
     try:
-        code = COMMANDS[args.command](args)
+        with PR.matmul_precision(args.matmul_precision):
+            code = COMMANDS[args.command](args)
     except UsageError as e:
         print(f"learning-law {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except NumericalError as e:
+    except (NumericalError, FloatingPointError) as e:  # FloatingPointError: theory's non-finite curves
         print(f"learning-law {args.command}: numerical error: {e}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:

@@ -6,7 +6,7 @@ what is known *at that step*: the per-example train losses :math:`l_n(\theta_t)`
 :math:`CT_{t,n} = \nabla L(\theta_t) \cdot \nabla l_n(\theta_t)` (one ``jax.jvp``,
 :func:`learning_law.inner.contributions`) and a small state carried in the scan. Training and the
 policy run in ONE ``lax.scan``; the gamma actually used is returned, so a run can be replayed exactly by
-:func:`learning_law.train.train` (``gamma.npy``).
+:func:`learning_law.train.train` (``gamma.npy``) under the same inner settings.
 
 Policies (``online:NAME``):
 
@@ -58,6 +58,16 @@ Baselines a reviewer asks for:
 When no example has a positive contribution (only possible at or past a stationary point of L), the
 CT-based policies fall back to the uniform policy (1/N), which the CLI's ``constant`` also is.
 
+Inner optimisers and mini-batches (``--optimizer``, ``--batch-size``): the parameter update is the
+inner optimiser's (:mod:`learning_law.optimizers`, its state carried in the scan) on the policy-weighted
+gradient, over the step's mini-batch with gamma renormalised on it, exactly as a scheduled policy is
+trained, so ``gamma.npy`` replays under the same settings. The contribution a policy sees follows the
+optimiser as the optimised search does: under Adam it is the preconditioned
+:math:`CT^P_{t,n} = \nabla L(\theta_t) \cdot P_t \nabla l_n(\theta_t)` (see :func:`_step`). Under
+mini-batches the policy still measures all N examples at every refresh (its state covers them all), so a
+refresh step costs a full-batch forward and JVP; ``every > 1`` makes the steps between refreshes cost a
+mini-batch step.
+
 Cost: one step of ``equalize``/``dropneg``/``greedy`` adds the dev gradient and one JVP of the N train
 losses to a constant-policy step; :func:`train_online` measures and records the time ratio.
 """
@@ -70,7 +80,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -78,10 +88,13 @@ import numpy as np
 from jax import Array
 
 from learning_law import config as C
+from learning_law import optimizers as O
+from learning_law import precision as PR
 from learning_law import record as R
 from learning_law.errors import NumericalError, UsageError, require
 from learning_law.inner import eval_losses, lr_schedule, mean_loss, run_chunk
 from learning_law.policy import constant as constant_policy
+from learning_law.policy import fingerprint
 from learning_law.progress import bar
 from learning_law.tasks.base import PerExampleLoss, PyTree, Task
 from learning_law.train import _chunk_size, _save_partial, assemble_records, check_chunk, save_record, summarize
@@ -210,6 +223,13 @@ def make_policy(name: str, **hparams) -> Any:
     return cls(**{k: float(v) for k, v in hparams.items()})
 
 
+def spec_record(name: str, hparams: dict) -> dict:
+    """The full spec of an online policy as its run's config.json records it: ``{"name": NAME,
+    "hparams": every hyper-parameter, defaults included}`` -- what decides whether a run is re-used."""
+    key = name[len(PREFIX):] if name.startswith(PREFIX) else name
+    return {"name": key, "hparams": dataclasses.asdict(make_policy(name, **hparams))}
+
+
 def parse_spec(spec: str) -> tuple[str, dict[str, float]]:
     """``'online:equalize:tau=0.1,mix=0.01'`` -> ``('equalize', {'tau': 0.1, 'mix': 0.01})``."""
     if not spec.startswith(PREFIX):
@@ -238,103 +258,144 @@ def is_online(spec: str) -> bool:
 # The scanned run.
 
 
-def _step(loss_fn: PerExampleLoss, policy, train: PyTree, dev: PyTree, test: PyTree, carry, eta_t: Array,
-          record: bool):
-    """One online step: measure at theta_t, choose gamma_t, update theta. ``record`` adds per-example
-    outputs (losses, CT) and forces the JVP even for a policy that does not need it.
+class Carry(NamedTuple):
+    """What the scan carries from step to step (a pytree)."""
+
+    params: PyTree  # theta_t
+    opt_state: Any  # the inner optimiser's state (optax), s_t
+    state: Any  # the policy's own state (equalize: the weights w)
+    gamma: Array  # [N] the row used at step t - 1 (uniform before step 0)
+
+
+def _weighted_grad(loss_fn: PerExampleLoss, opt: O.InnerOpt, params: PyTree, train: PyTree, transpose,
+                   gamma_t: Array, t) -> PyTree:
+    """The gradient the inner optimiser is given at step t: full batch from the linearisation already
+    computed (``transpose``), or the step's mini-batch with gamma renormalised over it
+    (:func:`learning_law.optimizers.weighted_grad`)."""
+    if opt.batch_size == 0:
+        return transpose(gamma_t)[0]
+    return O.weighted_grad(loss_fn, opt, params, train, gamma_t, t)
+
+
+def _step(loss_fn: PerExampleLoss, policy, opt: O.InnerOpt, train: PyTree, dev: PyTree, test: PyTree,
+          carry: Carry, eta_t: Array, t, record: bool):
+    """One online step: measure at theta_t, choose gamma_t, take the inner optimiser's step.
+
+    ``record`` adds per-example outputs (losses, CT, and ``ct_precond`` under Adam) and forces the JVP
+    even for a policy that does not need it.
 
     The train losses are linearised once (``jax.linearize``): the same forward pass gives the losses,
-    CT (its JVP along grad L_dev, as :func:`learning_law.inner.contributions`) and the weighted gradient
-    (its transpose applied to gamma_t, the gradient of :func:`learning_law.inner.gd_step`), so an online
-    step costs one forward, one JVP and one VJP over the N examples; constant training costs a forward
-    and a VJP.
+    CT (its JVP along grad L_dev, as :func:`learning_law.inner.contributions`) and the full-batch
+    weighted gradient (its transpose applied to gamma_t), so a GD online step costs one forward, one JVP
+    and one VJP over the N examples; constant training costs a forward and a VJP.
+
+    The contribution a policy sees follows the optimiser, as the meta-gradient of the optimised search
+    does: the weight of example n changes theta_{t+1} by -eta_t P_t grad l_n, so its one-step effect on
+    the desired loss is CT_P[n] = grad L_dev . P_t grad l_n. P_t = I for gd, sgd and momentum (the
+    momentum buffer is linear in g_t with coefficient 1); for Adam P_t = 1 / (sqrt(v_hat_t) + eps) with
+    v_hat_t from a provisional step with the previous row gamma_{t-1} (the row gamma_t is not chosen
+    yet); the records' ``ct_precond`` uses gamma_t itself, as :func:`learning_law.inner.run_chunk` does.
     """
-    params, state = carry
+    params, opt_state, state, gamma_prev = carry
     test_l = mean_loss(loss_fn, params, test)
     losses, lin = jax.linearize(lambda p: loss_fn(p, train), params)
+    transpose = jax.linear_transpose(lin, params)
+    adam = opt.name == "adam"
     if policy.uses_ct or record:
         dev_l, g_dev = jax.value_and_grad(lambda p: mean_loss(loss_fn, p, dev))(params)
         ct = lin(g_dev)
     else:
-        dev_l, ct = mean_loss(loss_fn, params, dev), None
-    gamma_t, state = policy.step(state, losses, ct)
-    (grads,) = jax.linear_transpose(lin, params)(gamma_t)
-    params = jax.tree_util.tree_map(lambda p, g: p - eta_t * g, params, grads)
+        dev_l, g_dev, ct = mean_loss(loss_fn, params, dev), None, None
+    signal = ct
+    if adam and policy.uses_ct:
+        provisional = _weighted_grad(loss_fn, opt, params, train, transpose, gamma_prev, t)
+        precond = O.preconditioner_from_grad(opt, provisional, opt_state, params)
+        signal = lin(jax.tree_util.tree_map(jnp.multiply, precond, g_dev))
+    gamma_t, state = policy.step(state, losses, signal)
+    grads = _weighted_grad(loss_fn, opt, params, train, transpose, gamma_t, t)
+    updates, opt_state = O.direction(opt).update(grads, opt_state, params)
+    params = jax.tree_util.tree_map(lambda p, u: p - eta_t * u, params, updates)
     out = {"dev_loss": dev_l, "test_loss": test_l, "gamma": gamma_t}
     if record:
         out.update(train_loss=losses, ct=ct)
-    return (params, state), out
+        if adam:  # P_t of the step actually taken (its state includes g_t), as inner.run_chunk records
+            out["ct_precond"] = lin(jax.tree_util.tree_map(jnp.multiply, O.precond_of_state(opt, opt_state),
+                                                           g_dev))
+    return Carry(params, opt_state, state, gamma_t), out
 
 
-def _reuse_step(loss_fn: PerExampleLoss, train: PyTree, dev: PyTree, test: PyTree, carry, eta_t: Array,
-                gamma_t: Array):
+def _reuse_step(loss_fn: PerExampleLoss, opt: O.InnerOpt, train: PyTree, dev: PyTree, test: PyTree,
+                carry: Carry, eta_t: Array, t):
     """A step between two refreshes (``every > 1``): the last gamma again, no CT and no dev gradient,
-    so it costs what a constant-policy step costs."""
-    params, state = carry
+    so it costs what a constant-policy step under the same optimiser costs."""
+    params, opt_state, state, gamma_t = carry
     out = {"dev_loss": mean_loss(loss_fn, params, dev), "test_loss": mean_loss(loss_fn, params, test),
            "gamma": gamma_t}
-    grads = jax.grad(lambda p: jnp.dot(gamma_t, loss_fn(p, train)))(params)
-    return (jax.tree_util.tree_map(lambda p, g: p - eta_t * g, params, grads), state), out
+    params, opt_state = O.step(loss_fn, opt, params, opt_state, train, gamma_t, eta_t, t)
+    return Carry(params, opt_state, state, gamma_t), out
 
 
-@partial(jax.jit, static_argnames=("loss_fn", "policy", "record_every"))
-def run_online_chunk(loss_fn: PerExampleLoss, policy, params: PyTree, state, train: PyTree, dev: PyTree,
-                     test: PyTree, etas: Array, record_every: int) -> tuple[PyTree, Any, dict]:
-    """Run ``C = etas.shape[0]`` online steps (one ``lax.scan``) from ``(params, state)``.
+@partial(jax.jit, static_argnames=("loss_fn", "policy", "record_every", "opt"))
+def run_online_chunk(loss_fn: PerExampleLoss, policy, carry: Carry, train: PyTree, dev: PyTree, test: PyTree,
+                     etas: Array, t0, record_every: int, opt: O.InnerOpt = O.GD) -> tuple[Carry, dict]:
+    """Run ``C = etas.shape[0]`` online steps (one ``lax.scan``) from ``carry``, the first being step t0.
 
-    Returns (params, state, records) with ``dev_loss, test_loss: [C]`` (before each step),
-    ``gamma: [C, N]`` (the rows used) and ``train_loss, ct: [ceil(C/K), N]`` at the chunk's steps
-    0, K, 2K, ... (K = record_every), as :func:`learning_law.inner.run_chunk` records them.
+    Returns (carry, records) with ``dev_loss, test_loss: [C]`` (before each step), ``gamma: [C, N]``
+    (the rows used), ``train_loss, ct: [ceil(C/K), N]`` at the chunk's steps 0, K, 2K, ...
+    (K = record_every; ``ct_precond`` too under Adam) and, with mini-batches, ``batch_idx: [C, B]``, as
+    :func:`learning_law.inner.run_chunk` records them.
     """
-    step = partial(_step, loss_fn, policy, train, dev, test)
+    step = partial(_step, loss_fn, policy, opt, train, dev, test)
     every = int(getattr(policy, "every", 1))
+    n = carry.gamma.shape[0]
 
     def light(c, xs):
-        (params, state, last), (eta_j, j) = c, xs
+        eta_j, j, t = xs
         if every == 1:
-            (params, state), out = step((params, state), eta_j, record=False)
-        else:  # refresh gamma on steps j = 0, every, 2 every, ... of the block; reuse it in between
-            (params, state), out = jax.lax.cond(
-                j % every == 0, lambda cc: step(cc, eta_j, record=False),
-                lambda cc: _reuse_step(loss_fn, train, dev, test, cc, eta_j, last), (params, state))
-        return (params, state, out["gamma"]), out
+            return step(c, eta_j, t, record=False)
+        # refresh gamma on steps j = 0, every, 2 every, ... of the block; reuse it in between
+        return jax.lax.cond(j % every == 0, lambda cc: step(cc, eta_j, t, record=False),
+                            lambda cc: _reuse_step(loss_fn, opt, train, dev, test, cc, eta_j, t), c)
 
-    def block(carry, etas_k):
+    def block(c, xs):
         # The first step of a block is recorded (and refreshes gamma); the other K-1 run without the
         # per-example outputs.
-        carry, first = step(carry, etas_k[0], record=True)
-        (params, state, _), rest = jax.lax.scan(light, (*carry, first["gamma"]),
-                                                (etas_k[1:], jnp.arange(1, etas_k.shape[0])))
-        carry = (params, state)
+        etas_k, ts_k = xs
+        c, first = step(c, etas_k[0], ts_k[0], record=True)
+        c, rest = jax.lax.scan(light, c, (etas_k[1:], jnp.arange(1, etas_k.shape[0]), ts_k[1:]))
         keep = {k: jnp.concatenate([first[k][None], rest[k]]) for k in ("dev_loss", "test_loss", "gamma")}
-        return carry, (keep, first["train_loss"], first["ct"])
+        return c, (keep, {k: v for k, v in first.items() if k not in keep})
 
     k = record_every
     steps = etas.shape[0]
+    ts = t0 + jnp.arange(steps)
     full = steps // k
-    carry = (params, state)
     outs = []
     if full:
-        carry, (keep, losses, ct) = jax.lax.scan(block, carry, etas[: full * k].reshape(full, k))
+        carry, (keep, rec) = jax.lax.scan(block, carry, (etas[: full * k].reshape(full, k),
+                                                         ts[: full * k].reshape(full, k)))
         keep = {key: v.reshape((full * k,) + v.shape[2:]) for key, v in keep.items()}
-        outs.append((keep, losses, ct))
+        outs.append((keep, rec))
     if steps % k:
-        carry, (keep, losses, ct) = block(carry, etas[full * k:])
-        outs.append((keep, losses[None], ct[None]))
-    rec = {key: jnp.concatenate([o[0][key] for o in outs]) for key in ("dev_loss", "test_loss", "gamma")}
-    rec["train_loss"] = jnp.concatenate([o[1] for o in outs])
-    rec["ct"] = jnp.concatenate([o[2] for o in outs])
-    return carry[0], carry[1], rec
+        carry, (keep, rec) = block(carry, (etas[full * k:], ts[full * k:]))
+        outs.append((keep, jax.tree_util.tree_map(lambda a: a[None], rec)))
+    records = {key: jnp.concatenate([o[0][key] for o in outs]) for key in ("dev_loss", "test_loss", "gamma")}
+    for key in outs[0][1]:
+        records[key] = jnp.concatenate([o[1][key] for o in outs])
+    if opt.batch_size:
+        records["batch_idx"] = jax.vmap(lambda t: O.batch_indices(opt, n, t))(ts)
+    return carry, records
 
 
 def _time_constant_steps(task: Task, inner: C.InnerConfig, steps: int, chunk: int) -> float:
-    """Seconds per step of constant-policy training (``run_chunk``), timed as :func:`train_online` times
-    itself: chunks of ``chunk`` steps, each fetched to the host, compilation excluded; best of 3 (the
-    machine may be shared)."""
+    """Seconds per step of constant-policy training under the same inner optimiser (``run_chunk``),
+    timed as :func:`train_online` times itself: chunks of ``chunk`` steps, each fetched to the host,
+    compilation excluded; best of 3 (the machine may be shared)."""
     gamma = jnp.asarray(constant_policy(chunk, task.n_train))
     etas = jnp.asarray(lr_schedule(chunk, inner.lr, inner.warmup_steps))
+    opt = O.from_config(inner)
     args = (task.per_example_loss, task.init_params, task.train, task.dev, task.test, gamma, etas,
-            min(inner.record_every, chunk))
+            min(inner.record_every, chunk), opt, O.init_state(opt, task.init_params))
     jax.device_get(run_chunk(*args))  # compile
     n_chunks = max(1, steps // chunk)
     best = math.inf
@@ -374,7 +435,8 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
         "task_config": C.asdict(task.config),
         "inner": C.asdict(inner),
         "policy": label,
-        "online": {"name": key, "hparams": dataclasses.asdict(policy)},
+        "online": spec_record(name, hparams),
+        "matmul_precision": PR.current(),
         "versions": R.versions(),
         **(extra_config or {}),
     }
@@ -384,16 +446,18 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
         (out / "summary.json").unlink(missing_ok=True)
         R.write_json(out / "config.json", config)
 
-    state = policy.init(n)
-    params = task.init_params
+    if inner.batch_size > n:
+        raise UsageError(f"batch_size={inner.batch_size} is invalid: allowed [0, n_train={n}]")
+    opt = O.from_config(inner)
+    carry = Carry(task.init_params, O.init_state(opt, task.init_params), policy.init(n), _uniform(n))
     # Compile every chunk length first, so the loop below times execution only.
     t0 = time.perf_counter()
     lengths = {min(chunk, steps - d) for d in range(0, steps, chunk)}
     compiled = {}
     for c in lengths:
-        compiled[c] = run_online_chunk.lower(task.per_example_loss, policy, params, state, task.train,
-                                             task.dev, task.test, jnp.asarray(etas[:c]),
-                                             inner.record_every).compile()
+        compiled[c] = run_online_chunk.lower(task.per_example_loss, policy, carry, task.train, task.dev,
+                                             task.test, jnp.asarray(etas[:c]), jnp.int32(0),
+                                             inner.record_every, opt).compile()
     compile_time = time.perf_counter() - t0
 
     parts: list[dict] = []
@@ -402,8 +466,8 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
     with bar(steps, desc or f"train {label}", progress) as pbar:
         while done < steps:
             c = min(chunk, steps - done)
-            params, state, rec = compiled[c](params, state, task.train, task.dev, task.test,
-                                             jnp.asarray(etas[done:done + c]))
+            carry, rec = compiled[c](carry, task.train, task.dev, task.test, jnp.asarray(etas[done:done + c]),
+                                     jnp.int32(done))
             rec = jax.device_get(rec)
             parts.append(rec)
             limit = check_chunk(rec, done, limit, parts, out, f"{label}, lr={inner.lr}",
@@ -412,6 +476,7 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
             done += c
             pbar.update(c)
             pbar.set_postfix(dev_loss=f"{rec['dev_loss'][-1]:.4f}", auc=f"{auc_sum / done:.4f}")
+    params = carry.params
     final_dev, final_test = (float(v) for v in eval_losses(task.per_example_loss, params, task.dev, task.test))
     run_time = time.perf_counter() - t0
     if not (math.isfinite(final_dev) and math.isfinite(final_test)):
@@ -422,10 +487,13 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
     dev_loss, test_loss = result["dev_loss"], result["test_loss"]
     gamma = np.concatenate([p["gamma"] for p in parts]).astype(np.float32)
     result.update(gamma_recorded=gamma[result["record_steps"]], gamma=gamma, params_final=jax.device_get(params))
+    for key in ("ct_precond", "batch_idx"):  # Adam's preconditioned contribution; the mini-batch schedule
+        if key in parts[0]:
+            result[key] = np.concatenate([p[key] for p in parts])
     summary = summarize(dev_loss, test_loss, task.vocab_size, compile_time + run_time)
     summary.update(policy=label, hparams=dataclasses.asdict(policy), compile_time_s=round(compile_time, 3),
                    run_time_s=round(run_time, 4), seconds_per_step=run_time / steps,
-                   zero_weight_share=float(np.mean(gamma == 0)))
+                   zero_weight_share=float(np.mean(gamma == 0)), policy_sha256=fingerprint(gamma))
     if time_constant:
         per_const = _time_constant_steps(task, inner, min(4 * chunk, steps), min(chunk, steps))
         summary.update(seconds_per_step_constant=per_const,
@@ -437,4 +505,4 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
 
 
 __all__ = ["Equalize", "LossProportional", "DropNegative", "Greedy", "POLICIES", "NAMES", "PREFIX",
-           "make_policy", "parse_spec", "is_online", "run_online_chunk", "train_online"]
+           "make_policy", "spec_record", "parse_spec", "is_online", "run_online_chunk", "train_online"]

@@ -95,6 +95,19 @@ def step(loss_fn: PerExampleLoss, opt: InnerOpt, params: PyTree, state, train: P
     return jax.tree_util.tree_map(lambda p, u: p - eta_t * u, params, updates), state
 
 
+def precond_of_state(opt: InnerOpt, state) -> PyTree:
+    """Adam's diagonal preconditioner P = 1 / (sqrt(v_hat) + eps) of a ``scale_by_adam`` state (its
+    second moment nu and step count, bias-corrected as Adam's update does)."""
+    correction = 1.0 - opt.b2 ** state.count.astype(jnp.float32)
+    return jax.tree_util.tree_map(lambda v: 1.0 / (jnp.sqrt(v / correction) + opt.eps), state.nu)
+
+
+def preconditioner_from_grad(opt: InnerOpt, grads: PyTree, state, params: PyTree) -> PyTree:
+    """Adam's P_t after a step with gradient ``grads`` from ``state`` (v_hat_t includes grads)."""
+    _, after = direction(opt).update(grads, state, params)
+    return precond_of_state(opt, after)
+
+
 def preconditioner(opt: InnerOpt, loss_fn: PerExampleLoss, params: PyTree, state, train: PyTree, gamma_t: Array,
                    t) -> PyTree | None:
     """Adam's diagonal preconditioner P_t = 1 / (sqrt(v_hat_t) + eps) at step t (None for the others).
@@ -103,7 +116,4 @@ def preconditioner(opt: InnerOpt, loss_fn: PerExampleLoss, params: PyTree, state
     """
     if opt.name != "adam":
         return None
-    grads = weighted_grad(loss_fn, opt, params, train, gamma_t, t)
-    _, after = direction(opt).update(grads, state, params)
-    correction = 1.0 - opt.b2 ** after.count.astype(jnp.float32)
-    return jax.tree_util.tree_map(lambda v: 1.0 / (jnp.sqrt(v / correction) + opt.eps), after.nu)
+    return preconditioner_from_grad(opt, weighted_grad(loss_fn, opt, params, train, gamma_t, t), state, params)

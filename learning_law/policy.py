@@ -5,6 +5,7 @@ Constructors return float32 ``[T, N]`` arrays; :func:`validate` checks any array
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -51,6 +52,15 @@ def validate(gamma, steps: int, n: int, name: str = "policy") -> np.ndarray:
         raise UsageError(f"{name} row {t} sums to {sums[t]:.6g}: every row must sum to 1 "
                          f"(within {ROW_SUM_ATOL})")
     return gamma.astype(np.float32, copy=False)
+
+
+def fingerprint(gamma) -> str:
+    """SHA-256 of a policy's content (shape and float32 values, C order): what identifies the policy a
+    run was trained under, whatever its file is called or wherever it moved."""
+    arr = np.ascontiguousarray(np.asarray(gamma, dtype=np.float32))
+    h = hashlib.sha256(f"float32{arr.shape}".encode())
+    h.update(arr.tobytes())
+    return h.hexdigest()
 
 
 def load(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from learning_law.errors import UsageError
+from learning_law.errors import NumericalError, UsageError
 
 MARKERS = ("config.json", "report.md", "summary.json")  # files every output folder of ours has
 PACKAGES = ("learning-law", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "scipy",
@@ -79,8 +79,37 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def non_finite(obj: Any, prefix: str = "") -> list[tuple[str, float]]:
+    """``(key path, value)`` of every NaN/inf number in ``obj`` (dicts, lists, scalars, arrays)."""
+    if isinstance(obj, dict):
+        return [bad for k, v in obj.items() for bad in non_finite(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(obj, (list, tuple)):
+        return [bad for i, v in enumerate(obj) for bad in non_finite(v, f"{prefix}[{i}]")]
+    if isinstance(obj, (float, np.floating, np.ndarray)):
+        flat = np.asarray(obj, dtype=np.float64).reshape(-1)
+        bad = ~np.isfinite(flat)
+        if bad.any():
+            return [(prefix, float(flat[np.argmax(bad)]))]
+    return []
+
+
+def check_finished(summary: dict, where: str) -> None:
+    """Refuse a summary marked ``finished: true`` that holds a NaN or inf (:class:`NumericalError`)."""
+    if isinstance(summary, dict) and summary.get("finished") is True:
+        bad = non_finite(summary)
+        if bad:
+            key, value = bad[0]
+            raise NumericalError(f"{where}: {key} is {value}; a result with a non-finite number is not "
+                                 "marked finished")
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Atomically write ``obj`` as indented JSON (non-finite floats become null)."""
+    """Atomically write ``obj`` as indented JSON (non-finite floats become null).
+
+    A dict marked ``finished: true`` must hold finite numbers only (:func:`check_finished`), so a
+    finished record never carries a silent null where a metric should be.
+    """
+    check_finished(obj, str(path))
     data = json.dumps(_jsonable(obj), indent=2, sort_keys=False).encode() + b"\n"
     atomic_write(path, lambda f: f.write(data))
 

@@ -19,6 +19,7 @@ from learning_law import config as C
 from learning_law import policy as P
 from learning_law import record as R
 from learning_law import optimizers as O
+from learning_law import precision as PR
 from learning_law.errors import NumericalError, UsageError
 from learning_law.inner import eval_losses, lr_schedule, run_chunk
 from learning_law.progress import bar
@@ -64,6 +65,8 @@ def train(
         "task_config": C.asdict(task.config),
         "inner": C.asdict(inner),
         "policy": policy_name,
+        "policy_sha256": P.fingerprint(gamma),  # what --resume, law and analysis check, not the name
+        "matmul_precision": PR.current(),
         "versions": R.versions(),
         **(extra_config or {}),
     }
@@ -161,8 +164,17 @@ def check_chunk(rec: dict, done: int, limit: float | None, parts: list, out, set
 
 
 def summarize(dev_loss: np.ndarray, test_loss: np.ndarray, vocab_size: int, wall: float) -> dict:
-    """Headline numbers of a run (AUC = mean over t = 0..T, see :mod:`theory.objective`)."""
-    return {
+    """Headline numbers of a run (AUC = mean over t = 0..T, see :mod:`theory.objective`).
+
+    Raises :class:`NumericalError` naming the step of a NaN/inf in a curve, or the number that is not
+    finite (a summary is marked finished only when every number in it is finite).
+    """
+    for name, curve in (("dev loss", dev_loss), ("test loss", test_loss)):
+        try:
+            theory.speedup.check_finite(curve, name)
+        except FloatingPointError as e:
+            raise NumericalError(str(e)) from None
+    summary = {
         "finished": True,
         "steps": int(dev_loss.shape[0] - 1),
         "auc": float(theory.auc(dev_loss)),
@@ -173,6 +185,8 @@ def summarize(dev_loss: np.ndarray, test_loss: np.ndarray, vocab_size: int, wall
         "cr_bits": float(theory.compression_ratio_bits(dev_loss, vocab_size)),
         "wall_time_s": round(wall, 3),
     }
+    R.check_finished(summary, "run summary")
+    return summary
 
 
 def _save_partial(out, parts, step) -> None:

@@ -74,8 +74,11 @@ def test_weighted_contribution_is_the_loss_rate_to_first_order(tmp_path):
     res = train(task, gamma, inner, out=tmp_path / "r", policy_name="x", progress=False)
     per, run = LAW.law_table(res["gamma_recorded"], res["ct"], res["record_steps"], res["dev_loss"],
                              lr_schedule(30, 1e-3))
-    np.testing.assert_allclose(per["ct_to_neg_dldt_ratio_t"], 1.0, atol=0.02)
-    assert run["ct_to_neg_dldt_ratio"] == pytest.approx(1.0, abs=0.01)
+    # Measured here: on time, |ratio - 1| <= 1.4e-3 at every step (the O(eta) term and float32 noise of
+    # the loss differences); CT taken one step late (at theta_{t+1}) or early (theta_{t-1}) gives a
+    # median of 4.3e-3 and 5.2e-3 and a maximum above 6e-3, which these bounds refuse.
+    np.testing.assert_allclose(per["ct_to_neg_dldt_ratio_t"], 1.0, atol=3e-3)
+    assert run["ct_to_neg_dldt_ratio"] == pytest.approx(1.0, abs=1.5e-3)
 
 
 def test_law_of_run_certificate_from_an_independent_gradient(tmp_path):
@@ -99,6 +102,10 @@ def test_law_of_run_certificate_from_an_independent_gradient(tmp_path):
     train(task, np.full((20, 32), 1 / 32, np.float32), inner, out=tmp_path / "c", policy_name="constant",
           progress=False)
     assert A.law_of_run(tmp_path / "c")["kkt_residual"] == pytest.approx(1.0, rel=1e-5)
+    # a policy file overwritten at the same path is not taken for the run's policy
+    np.save(tmp_path / "pol.npy", _sparse_policy(np.random.default_rng(2), 20, 32).astype(np.float32))
+    changed = A.law_of_run(tmp_path / "r")
+    assert changed["kkt_residual"] is None and "changed since the run" in changed["kkt_reason"]
     (tmp_path / "pol.npy").unlink()
     gone = A.law_of_run(tmp_path / "r")
     assert gone["kkt_residual"] is None and "not there" in gone["kkt_reason"]

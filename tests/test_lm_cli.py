@@ -37,6 +37,11 @@ def test_optimize_then_evaluate_lm(tmp_path, capsys):
     e = json.loads((tmp_path / "e" / "summary.json").read_text())
     assert e["finished"] and {"speedup", "auc_constant", "auc_policy"} <= set(e)
     assert json.loads((tmp_path / "e" / "config.json").read_text())["task"] == "lm"
+    # the search lowers the AUC: the found policy's mean dev loss, from its curve, is below the constant's
+    auc = {run: float(np.load(tmp_path / "e" / run / "dev_loss.npy").astype(np.float64).mean())
+           for run in ("constant", "policy")}
+    assert auc["policy"] < auc["constant"]
+    assert e["auc_policy"] == pytest.approx(auc["policy"], rel=1e-5)
 
 
 def test_list_presets_names_the_lm_presets(capsys):

@@ -147,3 +147,70 @@ def test_every_reuses_gamma_between_refreshes_and_replays(tiny_task):
     np.testing.assert_allclose(replay["dev_loss"], res["dev_loss"], rtol=1e-5, atol=1e-6)
     with pytest.raises(UsageError, match="every"):
         O.make_policy("equalize", every=1.5)
+
+
+ADAM = dataclasses.replace(INNER, optimizer="adam", lr=0.05)
+
+
+def test_online_runs_under_the_inner_optimizer_and_mini_batches(tiny_task, tmp_path):
+    """Adam and mini-batch SGD change the online run (they were ignored: full-batch GD every time), and
+    the gamma it records replays exactly under the same settings with the scheduled-policy trainer."""
+    gd = O.train_online(tiny_task, "equalize", dataclasses.replace(INNER, lr=0.05), progress=False,
+                        time_constant=False)
+    adam = O.train_online(tiny_task, "equalize", ADAM, out=tmp_path / "adam", progress=False,
+                          time_constant=False)
+    assert np.abs(adam["dev_loss"] - gd["dev_loss"]).max() > 1e-2
+    assert json_load(tmp_path / "adam" / "config.json")["inner"]["optimizer"] == "adam"
+    rep = train(tiny_task, adam["gamma"], ADAM, progress=False)
+    np.testing.assert_allclose(rep["dev_loss"], adam["dev_loss"], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(rep["ct_precond"], adam["ct_precond"], rtol=1e-4, atol=1e-6)
+    sgd = dataclasses.replace(INNER, optimizer="sgd", batch_size=8, batch_seed=3)
+    mb = O.train_online(tiny_task, "greedy", sgd, progress=False, time_constant=False)
+    full = O.train_online(tiny_task, "greedy", INNER, progress=False, time_constant=False)
+    assert np.abs(mb["dev_loss"] - full["dev_loss"]).max() > 1e-3
+    assert mb["batch_idx"].shape == (INNER.steps, 8)
+    rep = train(tiny_task, mb["gamma"], sgd, progress=False)
+    np.testing.assert_allclose(rep["dev_loss"], mb["dev_loss"], atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(rep["batch_idx"], mb["batch_idx"])
+    with pytest.raises(UsageError, match="batch_size=64"):
+        O.train_online(tiny_task, "greedy", dataclasses.replace(sgd, batch_size=64), progress=False)
+
+
+def json_load(path):
+    import json
+
+    return json.loads(path.read_text())
+
+
+def test_greedy_under_adam_weights_the_preconditioned_contribution(tiny_task):
+    """Independent float64 NumPy replay of Adam on the perceptron: at every step the greedy row is
+    max(CT_P, 0) normalised, CT_P[n] = grad L_dev . P grad l_n with P from a provisional Adam step with
+    the previous row (uniform before step 0)."""
+    res = O.train_online(tiny_task, "greedy", ADAM, progress=False, time_constant=False)
+    gamma = np.asarray(res["gamma"], np.float64)
+    x, y = np.asarray(tiny_task.train["x"], np.float64), np.asarray(tiny_task.train["y"], np.float64)
+    xd, yd = np.asarray(tiny_task.dev["x"], np.float64), np.asarray(tiny_task.dev["y"], np.float64)
+    sig = lambda a: 1.0 / (1.0 + np.exp(-a))  # noqa: E731
+    b1, b2, eps, lr = ADAM.b1, ADAM.b2, ADAM.eps, ADAM.lr
+    w = np.asarray(tiny_task.init_params["w"], np.float64)
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    prev = np.full(32, 1 / 32)
+    checked = 0
+    for t, g_row in enumerate(gamma):
+        per_ex = (sig(x @ w) - y)[:, None] * x  # [N, d]
+        g_dev = ((sig(xd @ w) - yd)[:, None] * xd).mean(0)
+        v_prov = b2 * v + (1 - b2) * (prev @ per_ex) ** 2
+        p = 1.0 / (np.sqrt(v_prov / (1 - b2 ** (t + 1))) + eps)
+        ct_p = per_ex @ (p * g_dev)
+        want = np.maximum(ct_p, 0) / np.maximum(ct_p, 0).sum()
+        clear = np.abs(ct_p) > 1e-3 * np.abs(ct_p).max()
+        np.testing.assert_allclose(g_row[clear], want[clear], rtol=2e-3, atol=1e-6)
+        checked += clear.sum()
+        g = g_row @ per_ex
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g ** 2
+        w = w - lr * (m / (1 - b1 ** (t + 1))) / (np.sqrt(v / (1 - b2 ** (t + 1))) + eps)
+        prev = g_row
+    assert checked > 0.9 * gamma.size
+    # and it is not the plain contribution's greedy row (the two differ under Adam)
+    plain = np.maximum(per_ex @ g_dev, 0)
+    assert np.abs(plain / plain.sum() - want).max() > 1e-2

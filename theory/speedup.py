@@ -1,24 +1,50 @@
-"""Speed-up of one training run over another, measured on their loss curves (paper Fig. 2, Eq. 9).
+r"""Speed-up of one training run over another, measured on their loss curves (paper Fig. 2, Eq. 9).
 
-speed-up = T / t*, with t* the first step at which the faster run's loss reaches the reference run's
-final loss L_ref(T). When the faster run never gets there, the ratio is below one: t_ref* / T with
-t_ref* the first step at which the reference reaches the other run's final loss.
+.. math:: \mathrm{speed\text{-}up} = T / t^*, \qquad t^* = \min\{t : L_{cand}(t) \le L_{ref}(T)\},
+
+the first step at which the faster (candidate) run's loss reaches the reference run's final loss. When
+the candidate never gets there, the ratio is below one: :math:`t_{ref}^* / T` with :math:`t_{ref}^*` the
+first step at which the reference reaches the candidate's final loss.
+
+Edge cases, each stated rather than hidden:
+
+- ``t* = 0``: the candidate starts at or below the reference's final loss. For two runs from the same
+  theta_0 that means the reference never improved on :math:`L(\theta_0)`; T / 0 is reported as ``inf``
+  (never as T), and callers that write a record refuse it (:mod:`learning_law.evaluate`).
+- a NaN or inf anywhere in either curve raises :class:`FloatingPointError` naming the curve and the
+  step: NaN compares false with every level, so it would otherwise pass for "never reached".
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 
+def check_finite(curve: np.ndarray, name: str) -> None:
+    """Raise :class:`FloatingPointError` naming ``name`` and the first step where ``curve: [T+1]`` is
+    NaN or inf."""
+    bad = ~np.isfinite(curve)
+    if bad.any():
+        t = int(np.argmax(bad))
+        raise FloatingPointError(f"{name} is {float(np.asarray(curve)[t])} at step {t}: a loss curve that "
+                                 "feeds a metric must be finite everywhere")
+
+
 def first_step_reaching(curve: np.ndarray, level: float) -> int | None:
-    """First index t with ``curve[t] <= level``, or None."""
+    """First index t with ``curve[t] <= level`` (ties count as reached), or None."""
     hits = np.nonzero(np.asarray(curve) <= level)[0]
     return int(hits[0]) if hits.size else None
 
 
 def smooth(curve: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian-smoothed curve (``mode='nearest'``), as the paper's analysis scripts did; sigma in steps."""
+    """Gaussian-smoothed curve (``mode='nearest'``), as the paper's analysis scripts did; sigma in steps.
+
+    ``nearest`` repeats the end values beyond the curve, so a smoothed curve keeps its first and last
+    levels (``reflect`` would fold the descent back in at the start). ``sigma = 0``: the curve itself.
+    """
     if sigma <= 0:
         return np.asarray(curve, dtype=np.float64)
     return gaussian_filter1d(np.asarray(curve, dtype=np.float64), sigma, mode="nearest")
@@ -27,19 +53,38 @@ def smooth(curve: np.ndarray, sigma: float) -> np.ndarray:
 def speedup_ratio(reference: np.ndarray, candidate: np.ndarray, sigma: float = 0.0) -> dict:
     """Speed-up of ``candidate`` over ``reference``; both are loss curves ``[T+1]`` over t = 0..T.
 
-    Returns a dict with ``speedup`` (T / t*), ``t_star`` (None if never reached), ``target`` (the
-    reference's final loss) and ``sigma`` (smoothing used).
+    Args:
+      reference: the reference run's loss curve (the constant policy), ``[T+1]``.
+      candidate: the other run's loss curve, ``[T+1]``.
+      sigma: Gaussian smoothing of both curves, in steps (0: none); see :func:`smooth`.
+
+    Returns:
+      A dict with ``speedup`` (T / t*, ``inf`` when t* = 0, t_ref* / T when never reached),
+      ``t_star`` (None if never reached), ``target`` (the reference's final loss, smoothed) and
+      ``sigma``.
+
+    Raises:
+      ValueError: curves of other shapes than 1-D of equal length >= 2.
+      FloatingPointError: a NaN or inf in either curve (the message names the step).
+
+    >>> speedup_ratio([3.0, 2.0, 1.0, 0.5, 0.4], [3.0, 1.0, 0.4, 0.3, 0.2])["speedup"]
+    2.0
     """
-    ref = smooth(reference, sigma)
-    cand = smooth(candidate, sigma)
-    if ref.shape != cand.shape or ref.ndim != 1 or ref.shape[0] < 2:
-        raise ValueError(f"loss curves must be 1-D of equal length >= 2, got {ref.shape} and {cand.shape}")
+    ref_raw, cand_raw = np.asarray(reference), np.asarray(candidate)
+    if ref_raw.shape != cand_raw.shape or ref_raw.ndim != 1 or ref_raw.shape[0] < 2:
+        raise ValueError(f"loss curves must be 1-D of equal length >= 2, got {ref_raw.shape} and "
+                         f"{cand_raw.shape}")
+    check_finite(ref_raw, "the reference loss curve")
+    check_finite(cand_raw, "the candidate loss curve")
+    ref, cand = smooth(ref_raw, sigma), smooth(cand_raw, sigma)
     steps = ref.shape[0] - 1
     target = float(ref[-1])
     t_star = first_step_reaching(cand, target)
-    if t_star is not None:
-        ratio = steps / max(t_star, 1)
+    if t_star is None:
+        # cand[T] > ref[T], so the reference reaches cand[T] at the latest at step T.
+        ratio = first_step_reaching(ref, float(cand[-1])) / steps
+    elif t_star == 0:
+        ratio = math.inf
     else:
-        t_ref = first_step_reaching(ref, float(cand[-1]))
-        ratio = (t_ref if t_ref is not None else steps) / steps
+        ratio = steps / t_star
     return {"speedup": float(ratio), "t_star": t_star, "target": target, "sigma": float(sigma)}
