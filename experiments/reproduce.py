@@ -135,13 +135,8 @@ def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = F
 
 
 def other_outer(p: C.Preset) -> C.OuterConfig | None:
-    """The search shown beside the preset's own: ``p.other_outer``, else the default search when the preset
-    runs a fixed step (a reproduction of the authors' step shows what the toolkit's default gives)."""
-    if p.other_outer is not None:
-        return p.other_outer
-    if p.outer.search == "fixed":
-        return dataclasses.replace(p.outer, search="auto", outer_lr=None)
-    return None
+    """The search shown beside the preset's own (``p.other_outer``; None: none)."""
+    return p.other_outer
 
 
 def _other_search(p: C.Preset, task, out: Path, *, resume: bool, progress: bool, extra: dict) -> dict | None:

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from learning_law import optimizers as O
+from learning_law.errors import NumericalError
 from learning_law import policy as P
 from learning_law.inner import loss_curves
 from learning_law.metagrad import auc_of_policy
@@ -105,9 +106,12 @@ def consider_constant(st: SearchState, val) -> None:
 def evaluate_policy(st: SearchState, task: Task, const_curves, etas, opt, val) -> None:
     """EVAL_FIELDS of the policy after st.done updates; with a validation split, it becomes a candidate."""
     row = st.done - 1
-    curve = val.curve(st.gamma) if val is not None else None
-    st.evals[row] = held_out(const_curves, curves(task, st.gamma, etas, opt), curve,
-                              val.const if val is not None else None)
+    try:
+        curve = val.curve(st.gamma) if val is not None else None
+        st.evals[row] = held_out(const_curves, curves(task, st.gamma, etas, opt), curve,
+                                  val.const if val is not None else None)
+    except FloatingPointError as e:  # a NaN/inf in a curve: name the outer step as well as the inner one
+        raise NumericalError(f"the policy after {st.done} outer steps: {e}; lower the (outer) step") from None
     if val is not None:
         st.consider(st.gamma, val.score(curve), float(st.evals[row, 0]), st.done, float(st.auc[0]))
 
