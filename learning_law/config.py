@@ -201,6 +201,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             "tiny", PerceptronConfig(dim=8, n_train=32, n_dev=64, n_test=64, n_val=64, init_std=1.0),
             InnerConfig(steps=40, record_every=2), OuterConfig(outer_steps=5, save_every=2, checkpoint_every=2,
                                                                eval_every=2),
+            other_outer=OuterConfig(outer_steps=5, search="fixed", outer_lr=0.5, save_every=5, eval_every=2),
             description="Seconds; for tests and smoke runs."),
     },
 }

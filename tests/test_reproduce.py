@@ -138,3 +138,19 @@ def test_sweep_table2_rows_come_from_the_evaluate_folders(tmp_path):
         assert r["measured_speedup"] == ev["speedup"]
     md = (tmp_path / "sweep" / "table2.md").read_text()
     assert "| 20 | 16 |" in md and "| 40 | 32 |" in md
+
+
+def test_the_other_search_is_reported_beside_from_its_folders(repro):
+    """The tiny preset runs a fixed step beside its default search; the report's comparison rows are the
+    numbers of optimize-fixed/ and evaluate-fixed/ (and of optimize/, evaluate/)."""
+    text = (repro / "report.md").read_text()
+    assert "## The two searches" in text
+    rows = [line for line in text.splitlines() if line.startswith("| search |") or line.startswith("| beside it |")]
+    assert len(rows) == 2
+    for row, opt, ev in ((rows[0], "optimize", "evaluate"), (rows[1], "optimize-fixed", "evaluate-fixed")):
+        o, e = R.read_json(repro / opt / "summary.json"), R.read_json(repro / ev / "summary.json")
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        assert cells[3] == fmt(o["selected_outer_step"]) and cells[7] == fmt(e["speedup"])
+        assert cells[6] == f"{fmt(o['auc_constant'])} -> {fmt(o['auc_final'])}"
+    assert "fixed outer lr 0.5" in rows[1] and "default search" in rows[0]
+    assert "--search fixed --outer-lr 0.5" in text  # its command is in the re-run block
