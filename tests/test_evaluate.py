@@ -161,11 +161,16 @@ def test_evaluate_writes_its_records(tiny_task, tmp_path, capsys):
     # without --resume both runs are trained again
     stamp = (ev / "constant" / "summary.json").stat().st_mtime_ns
     s2 = evaluate(tiny_task, INNER, gamma, ev, progress=False, smooth_sigma=2.0)
+    assert "evaluate" not in capsys.readouterr().err  # progress=False reaches both trainings
     assert (ev / "constant" / "summary.json").stat().st_mtime_ns != stamp
     assert s2["smooth_sigma"] == 2.0 and "speedup_smoothed" in s2
     # online: extra_config and the measured time ratio reach the records
-    s3 = evaluate(tiny_task, INNER, None, tmp_path / "o", policy_name="online:greedy", progress=False,
+    s3 = evaluate(tiny_task, INNER, None, tmp_path / "o", policy_name="online:greedy", progress=True,
                   online=("greedy", {}), extra_config={"preset": "mine"})
+    assert "evaluate policy" in capsys.readouterr().err  # the online run's bar, named as the other
+    evaluate(tiny_task, INNER, None, tmp_path / "o2", policy_name="online:greedy", progress=False,
+             online=("greedy", {}))
+    assert "evaluate" not in capsys.readouterr().err
     pol = json.loads((tmp_path / "o" / "policy" / "summary.json").read_text())
     assert s3["time_ratio_vs_constant"] == pol["time_ratio_vs_constant"] > 0
     assert json.loads((tmp_path / "o" / "policy" / "config.json").read_text())["preset"] == "mine"
