@@ -252,7 +252,7 @@ def cmd_optimize(args) -> int:
     out = R.prepare_out_dir(args.out, overwrite=args.overwrite, resume=args.resume)
     task = _task(args, tcfg)
     s = optimize(task, inner, outer, out, resume=args.resume, progress=not args.quiet,
-                 extra_config={"preset": preset.name, "matmul_precision": PR.current()})
+                 extra_config={"preset": preset.name})
     print(f"optimised {s['outer_steps']} outer steps in {s['wall_time_s']:.1f} s "
           f"({s['seconds_per_outer_step']} s/step): AUC {s['auc_constant']} -> {s['auc_final']:.5f}; "
           f"policy: {out}/gamma.npy")

@@ -50,6 +50,7 @@ from learning_law import config as C
 from learning_law import memory as M
 from learning_law import optimizers as O
 from learning_law import policy as P
+from learning_law import precision as PR
 from learning_law import record as R
 from learning_law import search as S
 from learning_law import selection as SEL
@@ -130,10 +131,11 @@ def optimize(
         raise UsageError(f"block_size={outer.block_size} is invalid: allowed [0, steps={steps}]")
     out = Path(out)
     config = {"kind": "optimize", "task": task.name, "task_config": C.asdict(task.config),
-              "inner": C.asdict(inner), "outer": C.asdict(outer), **(extra_config or {})}
+              "inner": C.asdict(inner), "outer": C.asdict(outer), "matmul_precision": PR.current(),
+              **(extra_config or {})}
     if resume and (out / "config.json").exists():
         old = R.read_json(out / "config.json")
-        for key in ("task", "task_config", "inner", "outer"):
+        for key in ("task", "task_config", "inner", "outer", "matmul_precision"):
             if json.dumps(old.get(key), sort_keys=True) != json.dumps(R._jsonable(config[key]), sort_keys=True):
                 raise UsageError(f"--resume: the settings differ from the run in {out} ({key}); "
                                  "resume with the same options or start a new --out")

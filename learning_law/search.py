@@ -37,8 +37,8 @@ Chosen by measurement. On the cpu perceptron preset (``python -m experiments.sea
 --settings perceptron-cpu``, 300 outer steps) this search ends at dev AUC 0.111 with a test speed-up of
 22.2x, against 0.118 / 14.3x for the best fixed step of the sweep (1.5) and 0.141 / 3.5x for the preset's
 old 0.5; its first version, a spectral (Barzilai-Borwein) step with monotone Armijo backtracking, ended at
-0.122 / 6.3x there (``python benchmarks/search_candidates.py --preset cpu --steps 300`` runs it beside this
-one and a row-normalised step). Where the dev split is small enough to over-fit (512 examples), a fast
+0.122 / 6.3x there (the same command before the change; ``python benchmarks/search_candidates.py --preset
+cpu --steps 300`` runs that rule beside this one and a row-normalised step). Where the dev split is small enough to over-fit (512 examples), a fast
 search reaches its best validation AUC within 20 outer steps and the selection keeps that policy; the
 robustness report shows how its test speed-up compares with the fixed steps' there.
 

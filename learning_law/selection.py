@@ -93,7 +93,8 @@ class Validation:
     def score(self, curve: np.ndarray) -> float:
         if self.select == "auc":
             return float(np.mean(curve))
-        return -speedup_ratio(self.const, curve)["speedup"]
+        speedup = speedup_ratio(self.const, curve)["speedup"]
+        return -speedup if math.isfinite(speedup) else math.inf  # t* = 0 (the constant never improved): no rank
 
 
 def consider_constant(st: SearchState, val) -> None:
