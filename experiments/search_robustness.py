@@ -118,7 +118,7 @@ def run_one(task, p: C.Preset, inner: C.InnerConfig, outer: C.OuterConfig, folde
             "selected_outer_step": opt["selected_outer_step"], "outer_steps_run": ran,
             "stop_reason": opt["stop_reason"], "search_s": opt["wall_time_s"],
             "s_per_outer_step": opt["seconds_per_outer_step"], "forward_trials": opt["forward_trials"],
-            "rejected_trials": opt["rejected_trials"],
+            "rejected_trials": opt["rejected_trials"], "resumed_from": opt.get("resumed_from_outer_step", 0),
             "ended_above_start": bool(opt["auc_final"] > opt["auc_constant"]),
             "last_above_start": bool(opt["auc_last"] is None or opt["auc_last"] > opt["auc_constant"])}
 
@@ -135,6 +135,13 @@ def run_setting(s: Setting, out: Path, *, resume: bool, progress: bool) -> dict:
                         extra={"preset": p.name, "robustness_setting": s.name}))
     return {"setting": s.name, "task": s.task, "preset": s.preset, "about": s.about,
             "outer_steps": auto.outer_steps, "runs": rows}
+
+
+def _secs(row: dict | None) -> str:
+    """Seconds of a search; '*' marks one resumed from a checkpoint (its time covers the resumed part only)."""
+    if not row or row.get("search_s") is None:
+        return "n/a"
+    return f"{row['search_s']:.3g}" + ("*" if row.get("resumed_from") else "")
 
 
 def report(results: list[dict], command: str) -> str:
@@ -159,7 +166,7 @@ def report(results: list[dict], command: str) -> str:
             f"| {r['setting']} | {sweep} | {f(best and best['speedup_test'])} (lr {f(best and best['outer_lr'])}) | "
             f"{f(auto.get('speedup_test'))} | {f(ratio, 2)} | {f(auto.get('auc_test_constant'), 4)}, "
             f"{f(best and best['auc_test_policy'], 4)}, {f(auto.get('auc_test_policy'), 4)} | "
-            f"{f(best and best['search_s'])}, {f(auto.get('search_s'))} | {f(auto.get('outer_steps_run'))} of "
+            f"{_secs(best)}, {_secs(auto)} | {f(auto.get('outer_steps_run'))} of "
             f"{r['outer_steps']}, {f(auto.get('rejected_trials'))} | {f(best and best['s_per_outer_step'])}, "
             f"{f(auto.get('s_per_outer_step'))} | "
             f"{'**' + ', '.join(above) + '**' if above else 'none'}"
@@ -176,6 +183,8 @@ of the search divided by the outer steps it ran: for the default search one acce
 meta-gradient plus its trials' forward runs.
 
 {chr(10).join(lines)}
+
+(*: resumed from a checkpoint after an interruption; its seconds cover the resumed outer steps only.)
 
 Default search at >= 80% of the best fixed-lr test speed-up: {len(passed)} of {len(verdicts)} settings
 ({', '.join(f'{n} {q:.2f}' if q is not None else f'{n} n/a' for n, q in verdicts)}).
