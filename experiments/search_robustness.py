@@ -164,7 +164,7 @@ def report(results: list[dict], command: str) -> str:
         verdicts.append((r["setting"], ratio))
         lines.append(
             f"| {r['setting']} | {sweep} | {f(best and best['speedup_test'])} (lr {f(best and best['outer_lr'])}) | "
-            f"{f(auto.get('speedup_test'))} | {f(ratio, 2)} | {f(auto.get('auc_test_constant'), 4)}, "
+            f"{f(auto.get('speedup_test'))} | {f(ratio, 3)} | {f(auto.get('auc_test_constant'), 4)}, "
             f"{f(best and best['auc_test_policy'], 4)}, {f(auto.get('auc_test_policy'), 4)} | "
             f"{_secs(best)}, {_secs(auto)} | {f(auto.get('outer_steps_run'))} of "
             f"{r['outer_steps']}, {f(auto.get('rejected_trials'))} | {f(best and best['s_per_outer_step'])}, "
@@ -187,7 +187,7 @@ meta-gradient plus its trials' forward runs.
 (*: resumed from a checkpoint after an interruption; its seconds cover the resumed outer steps only.)
 
 Default search at >= 80% of the best fixed-lr test speed-up: {len(passed)} of {len(verdicts)} settings
-({', '.join(f'{n} {q:.2f}' if q is not None else f'{n} n/a' for n, q in verdicts)}).
+({', '.join(f'{n} {q:.3f}' if q is not None else f'{n} n/a' for n, q in verdicts)}).
 
 Settings:
 {chr(10).join(f"- `{r['setting']}`: task {r['task']}, preset `{r['preset']}`, {r['outer_steps']} outer steps; {r['about']}." for r in results)}

@@ -22,7 +22,7 @@ def test_tiny_table_matches_the_run_folders(tmp_path, monkeypatch):
     assert runs[("auto", None)]["ended_above_start"] is False
     text = (tmp_path / "report.md").read_text()
     ratio = runs[("auto", None)]["speedup_test"] / runs[("fixed", 0.5)]["speedup_test"]
-    assert f"p-tiny {ratio:.2f}" in text and "10000: diverged" in text
+    assert f"p-tiny {ratio:.3f}" in text and "10000: diverged" in text
     # a second invocation with --resume re-uses every run (no new folders, same numbers)
     assert SR.main(["--out", str(tmp_path), "--quiet", "--resume"]) == 0
     assert json.loads((tmp_path / "results.json").read_text())[0]["runs"] == res[0]["runs"]
