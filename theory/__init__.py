@@ -11,9 +11,10 @@ Modules, one per concept of the paper (Gu et al., 2024, arXiv 2402.17759):
 - :mod:`theory.coding`     -- an exact arithmetic (range) coder: prequential code length made real (App. A).
 - :mod:`theory.scaling`    -- scaling law of the loss curve (Eq. 8), its fits with bootstrap intervals,
   acceleration ratio (Eq. 9), Chinchilla L(N, D).
+- :mod:`theory.intervals`  -- error bars over seeds: mean, sd, Student t interval of the mean.
 """
 
-from theory import certificate, coding, law, objective, scaling, simplex, speedup
+from theory import certificate, coding, intervals, law, objective, scaling, simplex, speedup
 from theory.certificate import adjoint_gradient, auc_and_adjoint, kkt_residual
 from theory.law import fit_sim_cr, law_table, sim_cr_curve
 from theory.objective import auc, code_length_bits, compression_ratio_bits, compression_ratio_paper
@@ -32,6 +33,7 @@ __all__ = [
     "fit_sim_cr",
     "sim_cr_curve",
     "coding",
+    "intervals",
     "objective",
     "scaling",
     "simplex",
