@@ -1,6 +1,6 @@
 """The Transformer LM experiment of the paper (Section 4.2, App. D): the same reproduction as the perceptron.
 
-    learning-law reproduce lm --preset cpu|paper|tiny --out DIR
+    learning-law reproduce lm --preset cpu|paper|tiny [--seeds 0-4] --out DIR
     python -m experiments.lm --preset cpu --out DIR
 
 Needs the LM task (learning_law/tasks/lm.py). On the embedded corpus the irreducible loss is known
@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from experiments.reproduce import Experiment
-from experiments.reproduce import main as _main
 from experiments.reproduce import reproduce as _reproduce
+from experiments.seeds import main as _main
 
 # The paper's numbers (../shared/PAPER.md sections 4-5): speed-up, AUC and CR read off its text/figures;
 # Table 1 (t0 = 400, L0 = 0.051): constant B = 3.16e8, beta = 0.12; near-optimal B = 1.99e7, beta = 0.14.

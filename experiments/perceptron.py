@@ -1,10 +1,11 @@
 """The perceptron experiment of the paper (Section 4.2): optimise, evaluate, Learning Law, fits, figures, report.
 
-    learning-law reproduce perceptron --preset cpu|paper|tiny --out DIR
+    learning-law reproduce perceptron --preset cpu|paper|tiny [--seeds 0-4] --out DIR
     python -m experiments.perceptron --preset cpu --out DIR
 
-Writes DIR/optimize, DIR/evaluate, DIR/figures and DIR/report.md (see :mod:`experiments.reproduce`).
-With --resume a finished part is reused and an interrupted search continues.
+Writes DIR/optimize, DIR/evaluate, DIR/figures and DIR/report.md (see :mod:`experiments.reproduce`);
+with several --seeds, one such folder per seed under DIR/seed-S and the report with error bars (see
+:mod:`experiments.seeds`). With --resume a finished part is reused and an interrupted search continues.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import sys
 from pathlib import Path
 
 from experiments.reproduce import Experiment
-from experiments.reproduce import main as _main
 from experiments.reproduce import reproduce as _reproduce
+from experiments.seeds import main as _main
 
 # The paper's headline numbers for this experiment (../shared/PAPER.md section 4), shown beside ours.
 # Table 1 of the paper is for the Transformer only: no B / beta for the perceptron.

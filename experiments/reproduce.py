@@ -77,13 +77,15 @@ class Experiment:
 
 
 def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = False, overwrite: bool = False,
-              progress: bool = True, n_boot: int = 100) -> Path:
+              progress: bool = True, n_boot: int = 100, seed: int | None = None) -> Path:
     """Run the whole experiment into ``out``; returns the path of report.md.
 
     With ``resume`` finished parts are reused (an interrupted policy search continues) and only the
-    missing ones are computed.
+    missing ones are computed. ``seed`` replaces the task config's seed (None: the preset's).
     """
     p = C.get_preset(exp.task, preset)
+    if seed is not None:
+        p = dataclasses.replace(p, task=dataclasses.replace(p.task, seed=seed))
     out = R.prepare_out_dir(out, overwrite=overwrite, resume=resume)
     (out / "report.md").unlink(missing_ok=True)
     clock, t0 = {}, time.perf_counter()
@@ -316,14 +318,17 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
     sim_fit_text = _sim_fit_text(simfit)
     versions = R.versions()
     q = shlex.quote(str(out))
+    # A seed other than the preset's (`reproduce --seeds`): every command that builds the task names it.
+    s = p.task.seed if p.task.seed != C.get_preset(exp.task, preset).task.seed else None
+    seeds, seed = (f" --seeds {s}", f" --seed {s}") if s is not None else ("", "")
     commands = "\n".join([
-        f"learning-law reproduce {exp.task} --preset {preset} --out {q}",
+        f"learning-law reproduce {exp.task} --preset {preset}{seeds} --out {q}",
         "# the same, step by step:",
-        f"learning-law optimize --task {exp.task} --preset {preset} --out {q}/optimize",
+        f"learning-law optimize --task {exp.task} --preset {preset}{seed} --out {q}/optimize",
         f"learning-law evaluate --policy {q}/optimize --out {q}/evaluate",
         f"learning-law law {q}/evaluate",
         f"learning-law law {q}/optimize",
-        *([f"learning-law optimize --task {exp.task} --preset {preset} {_search_flags(other['outer'])} "
+        *([f"learning-law optimize --task {exp.task} --preset {preset}{seed} {_search_flags(other['outer'])} "
            f"--out {q}/{other['opt_dir']}",
            f"learning-law evaluate --policy {q}/{other['opt_dir']} --out {q}/{other['ev_dir']}"] if other else []),
         *[f"learning-law plot {name} {q}/{'optimize' if src == 'opt' else 'evaluate'} --out {q}/figures/{name}"
@@ -410,17 +415,3 @@ def _sim_fit_text(simfit: dict) -> str:
     return head + (" These points do not locate the asymptote (b sits at the edge of its search, or its standard "
                    f"error {fmt(simfit['b_se'], 2)} exceeds its distance from the largest CR): the paper's "
                    "SIM -> infinity as CR -> b is not resolved by this run.")
-
-
-def main(exp: Experiment, argv: list[str] | None = None, doc: str | None = None) -> int:
-    """``python -m experiments.<name> --preset P --out DIR``: the command line of an experiment module."""
-    import argparse
-
-    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="cpu", help=f"a preset of task {exp.task!r} (learning-law list-presets)")
-    ap.add_argument("--out", required=True, help="folder for everything")
-    ap.add_argument("--resume", action="store_true", help="reuse finished parts in --out")
-    ap.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
-    args = ap.parse_args(argv)
-    print(reproduce(exp, args.preset, args.out, resume=args.resume, overwrite=args.overwrite))
-    return 0

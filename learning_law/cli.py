@@ -150,8 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("experiment", choices=[e for e in ("perceptron", "lm") if e in TASK_CLASSES],
                    help="which experiment of the paper")
     p.add_argument("--preset", default="cpu", help="cpu | paper | tiny (default: cpu)")
+    p.add_argument("--seeds", default=None,
+                   help="seeds of the task (data and theta_0), e.g. 0,1,2,3,4 or 0-4: one reproduction per seed "
+                        "in OUT/seed-S, then mean, sd and a 95%% t interval of every number in OUT/report.md "
+                        "(default: the preset's seed, one reproduction in OUT)")
     p.add_argument("--out", required=True, help="folder for everything")
-    p.add_argument("--resume", action="store_true", help="reuse finished parts in --out")
+    p.add_argument("--resume", action="store_true", help="reuse finished parts (and finished seeds) in --out")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -289,10 +293,16 @@ def cmd_evaluate(args) -> int:
 def cmd_reproduce(args) -> int:
     import importlib
 
+    seeds_mod = importlib.import_module("experiments.seeds")  # experiments import learning_law: lazily
+    seeds = seeds_mod.parse_seeds(args.seeds) if args.seeds is not None else None
     C.get_preset(args.experiment, args.preset)
-    reproduce = importlib.import_module(f"experiments.{args.experiment}").reproduce
-    report = reproduce(args.preset, args.out, resume=args.resume, overwrite=args.overwrite,
-                       progress=not args.quiet)
+    experiment = importlib.import_module(f"experiments.{args.experiment}")
+    if seeds is None:
+        report = experiment.reproduce(args.preset, args.out, resume=args.resume, overwrite=args.overwrite,
+                                      progress=not args.quiet)
+    else:
+        report = seeds_mod.reproduce_seeds(experiment.EXPERIMENT, args.preset, seeds, args.out, resume=args.resume,
+                                           overwrite=args.overwrite, progress=not args.quiet)
     print(f"report: {report}")
     return 0
 
@@ -302,6 +312,8 @@ def cmd_list_presets(args) -> int:
     for task, presets in C.PRESETS.items():
         for name, p in presets.items():
             print(f"{task:<11} {name:<{width}} {p.description}")
+    print("\nerror bars over seeds: learning-law reproduce TASK --preset NAME --seeds 0-4 --out DIR "
+          "(one reproduction per seed in DIR/seed-S; mean, sd and a 95% t interval in DIR/report.md)")
     return 0
 
 
