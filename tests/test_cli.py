@@ -93,6 +93,7 @@ BAD = [
     (["evaluate", "--policy", "GOOD", "--smooth-sigma", "-1"], "smooth_sigma=-1"),
     (["evaluate", "--policy", "SHAPE"], "shape"),
     (["reproduce", "perceptron", "--preset", "nope"], "preset='nope'"),
+    (["reproduce", "perceptron", "--preset", "tiny", "--seeds", "4-0"], "--seeds '4-0' is invalid"),
 ]
 
 
