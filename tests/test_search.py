@@ -110,3 +110,27 @@ def test_converges_to_the_projection_and_then_reports_stationary():
             break
     assert info.stationary, "should stop at the minimiser"
     np.testing.assert_allclose(np.asarray(st.gamma), want, atol=1e-4)
+
+
+def test_a_plain_step_backtracks_on_armijo_an_extrapolated_one_on_the_quadratic_bound():
+    # F = (L/2)||gamma - p||^2 and a first trial step a = 1.5 / L: the step lowers F by 1 - aL/2 = 25% of
+    # the decrease the gradient predicts. Enough for Armijo's condition (a plain step: taken at the first
+    # trial); not for the quadratic bound (needs 50%), which the extrapolated steps keep.
+    n, rows = 6, 3
+    g0 = jnp.asarray(P.constant(rows, n))
+    offsets = jnp.asarray(np.tile(np.linspace(-1.0, 1.0, n), (rows, 1)), jnp.float32)
+    p = g0 + offsets / (1.5 * n)  # centred gamma - p has largest entry 1 / (1.5 N): a L = 1.5
+    L = 7.0
+
+    def vg(g):
+        return 0.5 * L * jnp.sum((g - p) ** 2), L * (g - p)
+
+    value = lambda g: (vg(g)[0], None)  # noqa: E731
+    st = S.auto_init(vg, g0, 0)
+    assert abs(float(st.alpha) * S.GROW * L - 1.5) < 1e-5
+    st1, info = S.auto_step(st, value, vg, 0)
+    assert info.moved and info.trials == 1 and float(st1.auc) < float(st.auc)
+    # The next step extrapolates (t > 1) with a doubled trial step: the bound rejects aL = 3 (F rises past p).
+    assert float(st1.t) > 1.0
+    _, info2 = S.auto_step(st1, value, vg, 0)
+    assert info2.trials >= 2 and info2.alpha * L <= 1.5 + 1e-5
