@@ -71,7 +71,7 @@ def draw_policies(summary: dict, out: str | Path) -> list[str]:
     ax.set_xlim(-0.5, len(names) - 0.5)
     ax.set_ylabel("speed-up T / t* against constant")
     ax.set_title(f"Policies over seeds: mean, bars = {_level(summary)}", fontsize=9)
-    ax.legend(fontsize=8)
+    fig.legend(fontsize=8, loc="outside lower center", ncols=1)  # below the axes: it hid bars inside them
     return save(fig, out)
 
 
