@@ -176,6 +176,7 @@ def _report(data: dict) -> str:
     return "\n".join(lines)
 
 
+PAIRED = ("speedup_test", "speedup_dev", "auc_dev", "auc_test")  # compared with the optimised policy per seed
 # The numbers of a row of online_policies.json that summary.json aggregates over seeds.
 NUMBERS = ("speedup_test", "speedup_dev", "auc_dev", "auc_test", "cost_vs_constant", "wall_time_s",
            "final_test_loss", "sim", "cv_ct_support", "zero_share_neg", "support_share")
@@ -234,7 +235,10 @@ def run_seeds(preset: str, out: str | Path, seeds: tuple[int, ...], optimized: s
         out, seeds, lambda s, d: run(preset, d, specs.get(s), seed=s, progress=progress, hparams=hparams,
                                      task_name=task_name, everies=everies),
         lambda d: (d / "report.md").exists(), resume=resume, **({"log": log} if log else {}))
-    summary = S.write_summary(out, {s: read_rows(d) for s, d in dirs.items()})
+    per_seed = {s: read_rows(d) for s, d in dirs.items()}
+    # The comparison the table is for: each policy against the optimised one on the same seed (paired).
+    paired = {"vs_optimized": S.summarize(S.differences(per_seed, "optimized", PAIRED))} if optimized else {}
+    summary = S.write_summary(out, per_seed, extra=paired)
     from plots import seed_errorbars  # plots read run folders; imported here, where the figure is drawn
 
     figs = seed_errorbars.draw_policies(summary, out / "figures" / "policies_seeds")
@@ -265,7 +269,7 @@ def _seeds_report(first: dict, asked: dict, summary: dict, out: Path, figs: list
         "(the optimised policy's search is in its cost, not here). Keys in summary.json: "
         '`summary[policy][number]`, e.g. `summary["online:equalize"]["speedup_test"]`.', "",
         "Test (held out) and dev (the desired examples the policies fit) side by side:", "", *main, "",
-        S.interval_note(summary), "", "Learning-Law statistics (as in each seed's report):", "", *law, "",
+        S.interval_note(summary), "", *_paired_table(summary), "Learning-Law statistics (as in each seed's report):", "", *law, "",
         f"![speed-ups over seeds]({Path(figs[0]).relative_to(out)})", "",
         f"*Speed-up on the test and on the dev loss per policy: the seeds' mean, error bars the "
         f"{summary['level']:.0%} Student t interval of the mean over n seeds (PDF beside the PNG).*", "",
@@ -273,6 +277,19 @@ def _seeds_report(first: dict, asked: dict, summary: dict, out: Path, figs: list
         f"python -m experiments.online_policies --task {asked['task']} --preset {asked['preset']}{opt}{every} "
         f"--seeds {seeds} --out {shlex.quote(str(out))} --resume", "```", "",
         f"Wall time: {wall:.1f} s ({timing}; seeds reused with --resume are not re-run).", ""])
+
+
+def _paired_table(summary: dict) -> list[str]:
+    """Markdown of the paired differences against the optimised policy (none without --optimized)."""
+    if "vs_optimized" not in summary:
+        return ["No optimised policy given (--optimized): no paired comparison with it.", ""]
+    cols = [(f"{h}, policy - optimised", k) for h, k in (("speed-up test", "speedup_test"),
+                                                        ("speed-up dev", "speedup_dev"), ("AUC dev", "auc_dev"),
+                                                        ("AUC test", "auc_test"))]
+    return ["Against the optimised policy, seed by seed (the difference on each seed, then its mean ± sd and "
+            "Student t interval over the seeds; in summary.json under "
+            '`summary["vs_optimized"][policy][number]`). An interval that excludes 0 is a difference beyond '
+            "the seeds' noise:", "", *S.table(summary["vs_optimized"], (("policy", lambda e: e),), cols), ""]
 
 
 def _ints(text: str) -> tuple[int, ...]:

@@ -70,6 +70,19 @@ def summarize(per_seed: PerSeed, level: float = LEVEL) -> dict:
     return out
 
 
+def differences(per_seed: PerSeed, reference: str, names: Sequence[str]) -> dict:
+    """Paired differences seed by seed: ``{seed: {entry: {name: value - reference's value}}}`` for every entry
+    but ``reference`` (None where either is missing). Their interval is the paired comparison: the seeds'
+    shared data cancel, so it is narrower than comparing two intervals."""
+    out: dict = {}
+    for s, rows in per_seed.items():
+        ref = rows.get(reference, {})
+        out[s] = {e: {k: (None if _number(v.get(k)) is None or _number(ref.get(k)) is None
+                          else _number(v[k]) - _number(ref[k])) for k in names}
+                  for e, v in rows.items() if e != reference}
+    return out
+
+
 def cell(row: Mapping, digits: int = 3) -> str:
     """One markdown cell: ``mean ± sd [ci_low, ci_high]`` (``n/a`` where a seed had no value: n < 2 leaves
     sd and the interval undefined, never zero; fewer finite seeds than seeds is said with ``n = k``)."""

@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 from experiments import online_policies as E
 
 
@@ -66,6 +68,24 @@ def test_seeds_give_each_policy_its_seeds_numbers_with_t_intervals(tmp_path, cap
     E.run_seeds("tiny", out, (0, 1), resume=True, progress=False, log=lines.append)
     assert kept.stat().st_mtime_ns == before and "reused" in lines[0] and "running" in lines[1]
     assert (out / "seed-1" / "report.md").exists()
+
+    # With a policy per seed (here any fixed one, a .npy: what is checked is the pairing, not the search), each
+    # policy's difference from it on the same seed is summarised: the values are the seeds' own differences.
+    rng = np.random.default_rng(0)
+    for s in (0, 1):
+        gamma_TxN = rng.dirichlet(np.ones(32), size=40).astype(np.float32)
+        np.save(tmp_path / f"gamma-{s}.npy", gamma_TxN)
+    paired = E.run_seeds("tiny", tmp_path / "paired", (0, 1), str(tmp_path / "gamma-{seed}.npy"), progress=False,
+                         log=lines.append)
+    ps = R.read_json(tmp_path / "paired" / "summary.json")
+    rows = [{r["policy"]: r for r in json.loads((tmp_path / "paired" / f"seed-{s}" / "online_policies.json")
+                                                .read_text())["rows"]} for s in (0, 1)]
+    diff = [r["online:equalize"]["auc_dev"] - r["optimized"]["auc_dev"] for r in rows]
+    got = ps["vs_optimized"]["online:equalize"]["auc_dev"]
+    assert got["values"] == pytest.approx(diff) and got["ci_low"] == pytest.approx(interval(diff).ci_low)
+    assert "optimized" in ps["entries"] and "optimized" not in ps["vs_optimized"]["entries"]
+    assert f"| online:equalize | {seed_tables.cell(ps['vs_optimized']['online:equalize']['speedup_test'])} |" in \
+        paired.read_text()
 
     # One --optimized policy for several seeds, or one searched on another seed, is refused before any work.
     (tmp_path / "opt-0").mkdir()
