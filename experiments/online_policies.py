@@ -1,6 +1,7 @@
 """Online, unroll-free policies against constant training and the optimised policy (issue 9).
 
     python -m experiments.online_policies --out DIR [--preset paper] [--optimized OPT_DIR]
+    python -m experiments.online_policies --out DIR --seeds 0-4 [--optimized 'OPT_{seed}'] [--resume]
 
 Trains, on the same task and theta_0: the constant policy, every online policy of
 :mod:`learning_law.online` (``equalize`` and the baselines ``loss``, ``dropneg``, ``greedy``), and, with
@@ -10,12 +11,20 @@ speed-up on the test loss and on the dev loss (theory.speedup_ratio against the 
 (dev and test), the wall-clock cost relative to constant training, and Learning-Law statistics at the
 recorded steps (paper Section 4.4-4.5): SIM, the coefficient of variation of CT on the support, and
 the share of gamma = 0 among the examples with CT < 0.
+
+With ``--seeds`` (several), the whole comparison runs once per seed S into DIR/seed-S (the task config's
+``seed`` replaced by S; ``--optimized`` then names one policy per seed with ``{seed}`` in its path), then
+DIR/summary.json holds, under ``summary[policy][number]`` (``number`` as in online_policies.json, e.g.
+``summary["online:equalize"]["speedup_test"]``), every seed's value with their mean, sd and Student t
+interval (:mod:`experiments.seed_tables`); DIR/report.md shows the test and dev numbers side by side and
+DIR/figures/policies_seeds.png/.pdf the speed-ups with their intervals as error bars.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -23,10 +32,13 @@ from pathlib import Path
 import numpy as np
 
 import theory
+from experiments import seed_tables as S
+from experiments.seeds import SEEDS_FORM, parse_seeds
 from learning_law import config as C
 from learning_law import online as O
 from learning_law import policy as P
 from learning_law import record as R
+from learning_law.errors import UsageError
 from learning_law.inner import lr_schedule
 from learning_law.tasks import build_task
 from learning_law.train import train
@@ -164,6 +176,122 @@ def _report(data: dict) -> str:
     return "\n".join(lines)
 
 
+PAIRED = ("speedup_test", "speedup_dev", "auc_dev", "auc_test")  # compared with the optimised policy per seed
+# The numbers of a row of online_policies.json that summary.json aggregates over seeds.
+NUMBERS = ("speedup_test", "speedup_dev", "auc_dev", "auc_test", "cost_vs_constant", "wall_time_s",
+           "final_test_loss", "sim", "cv_ct_support", "zero_share_neg", "support_share")
+
+
+def read_rows(folder: str | Path) -> dict[str, dict[str, float | None]]:
+    """{policy: {number of :data:`NUMBERS`: value}} of one finished comparison folder (online_policies.json).
+
+    The optimised row's ``wall_time_s`` (the table has none: its cost is the search's) is read from its
+    own training run, so the seconds column is the training time of every policy alike.
+    """
+    folder = Path(folder)
+    out = {}
+    for r in R.read_json(folder / "online_policies.json")["rows"]:
+        nums = {k: r.get(k) for k in NUMBERS}
+        if r["policy"] == "optimized" and nums["wall_time_s"] is None:
+            nums["wall_time_s"] = R.read_json(folder / "optimized" / "summary.json").get("wall_time_s")
+        out[r["policy"]] = nums
+    return out
+
+
+def optimized_for(spec: str, seed: int) -> str:
+    """The ``--optimized`` policy of one seed: ``{seed}`` in ``spec`` replaced by it. A policy searched on
+    another seed's data weighs other examples, so an optimize folder of another task seed is refused."""
+    if "{seed}" not in spec:
+        raise UsageError(f"--optimized {spec!r} names one policy for several --seeds: write {{seed}} where the "
+                         "seed goes, e.g. --optimized 'runs/opt-{seed}' (one `learning-law optimize` per seed)")
+    path = Path(spec.replace("{seed}", str(seed)))
+    if not path.exists():
+        raise UsageError(f"--optimized {spec!r}: {str(path)!r} (seed {seed}) does not exist")
+    cfg = path / "config.json"
+    got = R.read_json(cfg).get("task_config", {}).get("seed") if path.is_dir() and cfg.exists() else seed
+    if got != seed:
+        raise UsageError(f"--optimized {spec!r}: {str(path)!r} was searched with task seed {got}, not {seed}")
+    return str(path)
+
+
+def run_seeds(preset: str, out: str | Path, seeds: tuple[int, ...], optimized: str | None = None, *,
+              resume: bool = False, overwrite: bool = False, progress: bool = True, hparams: dict | None = None,
+              task_name: str = "perceptron", everies: tuple[int, ...] = (1,), log=None) -> Path:
+    """:func:`run` once per seed into ``out/seed-S``, then summary.json, report.md and the error-bar figure;
+    returns the path of report.md. One seed (or none) is :func:`run` itself into ``out``.
+
+    With ``resume`` a seed whose report.md exists is reused; an unfinished one is run again from the start.
+    """
+    if len(seeds) <= 1:
+        return run(preset, out, optimized, seed=seeds[0] if seeds else None, progress=progress, hparams=hparams,
+                   task_name=task_name, everies=everies)
+    C.get_preset(task_name, preset)  # a bad preset or --optimized fails before any folder is touched
+    specs = {s: optimized_for(optimized, s) for s in seeds} if optimized else {}
+    asked = {"kind": "online-policies-seeds", "task": task_name, "preset": preset, "optimized": optimized,
+             "every": list(everies), "hparams": hparams, "seeds": list(seeds)}
+    out = S.start(out, asked, resume=resume, overwrite=overwrite)
+    t0 = time.perf_counter()
+    dirs, seconds = S.run_seeds(
+        out, seeds, lambda s, d: run(preset, d, specs.get(s), seed=s, progress=progress, hparams=hparams,
+                                     task_name=task_name, everies=everies),
+        lambda d: (d / "report.md").exists(), resume=resume, **({"log": log} if log else {}))
+    per_seed = {s: read_rows(d) for s, d in dirs.items()}
+    # The comparison the table is for: each policy against the optimised one on the same seed (paired).
+    paired = {"vs_optimized": S.summarize(S.differences(per_seed, "optimized", PAIRED))} if optimized else {}
+    summary = S.write_summary(out, per_seed, extra=paired)
+    from plots import seed_errorbars  # plots read run folders; imported here, where the figure is drawn
+
+    figs = seed_errorbars.draw_policies(summary, out / "figures" / "policies_seeds")
+    first = R.read_json(dirs[seeds[0]] / "online_policies.json")
+    text = _seeds_report(first, asked, summary, out, figs, seconds, time.perf_counter() - t0)
+    return S.write_report(out, text)
+
+
+def _seeds_report(first: dict, asked: dict, summary: dict, out: Path, figs: list[str], seconds: dict[int, float],
+                  wall: float) -> str:
+    seeds = ",".join(map(str, summary["seeds"]))
+    name = (("policy", lambda e: e),)
+    main = S.table(summary, name, [("speed-up test", "speedup_test"), ("speed-up dev", "speedup_dev"),
+                                   ("AUC dev", "auc_dev"), ("AUC test", "auc_test"),
+                                   ("cost vs constant", "cost_vs_constant"), ("seconds (training)", "wall_time_s")])
+    law = S.table(summary, name, [("final test loss", "final_test_loss"), ("SIM", "sim"),
+                                  ("CV of CT on support", "cv_ct_support"),
+                                  ("share gamma=0 among CT<0", "zero_share_neg"), ("share gamma>0", "support_share")])
+    header = _report(first).split("\n")[2:5]  # the setting and the definitions of the one-seed report
+    header[0] = header[0].split(", task seed")[0] + "."
+    opt = f" --optimized {shlex.quote(asked['optimized'])}" if asked["optimized"] else ""
+    every = f" --every {','.join(map(str, asked['every']))}" if asked["every"] != [1] else ""
+    timing = ", ".join(f"seed {s} {v:.1f} s" for s, v in seconds.items()) or "every seed reused"
+    return "\n".join([
+        f"# Online policies over seeds ({asked['task']}, preset {asked['preset']}, seeds {seeds})", "",
+        *header, "Each seed S is the whole comparison (`seed-S/report.md`, with its own target verdict) with the "
+        "task config's `seed` (the data and theta_0) replaced by S. Seconds: wall time of the policy's training run "
+        "(the optimised policy's search is in its cost, not here). Keys in summary.json: "
+        '`summary[policy][number]`, e.g. `summary["online:equalize"]["speedup_test"]`.', "",
+        "Test (held out) and dev (the desired examples the policies fit) side by side:", "", *main, "",
+        S.interval_note(summary), "", *_paired_table(summary), "Learning-Law statistics (as in each seed's report):", "", *law, "",
+        f"![speed-ups over seeds]({Path(figs[0]).relative_to(out)})", "",
+        f"*Speed-up on the test and on the dev loss per policy: the seeds' mean, error bars the "
+        f"{summary['level']:.0%} Student t interval of the mean over n seeds (PDF beside the PNG).*", "",
+        "## Re-run", "", "```",
+        f"python -m experiments.online_policies --task {asked['task']} --preset {asked['preset']}{opt}{every} "
+        f"--seeds {seeds} --out {shlex.quote(str(out))} --resume", "```", "",
+        f"Wall time: {wall:.1f} s ({timing}; seeds reused with --resume are not re-run).", ""])
+
+
+def _paired_table(summary: dict) -> list[str]:
+    """Markdown of the paired differences against the optimised policy (none without --optimized)."""
+    if "vs_optimized" not in summary:
+        return ["No optimised policy given (--optimized): no paired comparison with it.", ""]
+    cols = [(f"{h}, policy - optimised", k) for h, k in (("speed-up test", "speedup_test"),
+                                                        ("speed-up dev", "speedup_dev"), ("AUC dev", "auc_dev"),
+                                                        ("AUC test", "auc_test"))]
+    return ["Against the optimised policy, seed by seed (the difference on each seed, then its mean ± sd and "
+            "Student t interval over the seeds; in summary.json under "
+            '`summary["vs_optimized"][policy][number]`). An interval that excludes 0 is a difference beyond '
+            "the seeds' noise:", "", *S.table(summary["vs_optimized"], (("policy", lambda e: e),), cols), ""]
+
+
 def _ints(text: str) -> tuple[int, ...]:
     try:
         vals = tuple(int(v) for v in text.split(",") if v.strip())
@@ -180,14 +308,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--task", default="perceptron", help="perceptron | lm (default perceptron)")
     ap.add_argument("--preset", default="paper", help="the task's preset, e.g. paper | cpu | tiny (default paper)")
     ap.add_argument("--optimized", default=None, help="folder (or .npy) of a policy from 'learning-law optimize'")
-    ap.add_argument("--seed", type=int, default=None, help="task seed (default: the preset's)")
+    seed = ap.add_mutually_exclusive_group()
+    seed.add_argument("--seed", type=int, default=None, help="task seed (default: the preset's)")
+    seed.add_argument("--seeds", default=None, help=f"task seeds: {SEEDS_FORM}; one comparison per seed in "
+                      "OUT/seed-S, then the means with t intervals")
+    ap.add_argument("--resume", action="store_true", help="with --seeds: reuse the finished seeds in --out")
+    ap.add_argument("--overwrite", action="store_true", help="with --seeds: write into a non-empty --out")
     ap.add_argument("--every", type=_ints, default=(1,),
                     help="comma-separated refresh intervals: each online policy is run with gamma refreshed "
                          "every k steps, for each k (default 1; e.g. 1,2)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
-    report = run(args.preset, args.out, args.optimized, seed=args.seed, progress=not args.quiet,
-                 task_name=args.task, everies=args.every)
+    if args.seeds is None and (args.resume or args.overwrite):
+        ap.error("--resume and --overwrite apply to --seeds: add --seeds (one comparison per seed)")
+    try:
+        if args.seeds is None:
+            report = run(args.preset, args.out, args.optimized, seed=args.seed, progress=not args.quiet,
+                         task_name=args.task, everies=args.every)
+        else:
+            report = run_seeds(args.preset, args.out, parse_seeds(args.seeds), args.optimized, resume=args.resume,
+                               overwrite=args.overwrite, progress=not args.quiet, task_name=args.task,
+                               everies=args.every)
+    except UsageError as e:
+        print(f"online_policies: error: {e}", file=sys.stderr)
+        return 2
     print(report.read_text())
     return 0
 

@@ -2,6 +2,7 @@
 exists as PNG and PDF, `learning-law plot` draws each figure, and the Table 2 sweep."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,3 +155,59 @@ def test_the_other_search_is_reported_beside_from_its_folders(repro):
         assert cells[6] == f"{fmt(o['auc_constant'])} -> {fmt(o['auc_final'])}"
     assert "fixed outer lr 0.5" in rows[1] and "default search" in rows[0]
     assert "--search fixed --outer-lr 0.5" in text  # its command is in the re-run block
+
+
+def test_sweep_over_seeds_gives_each_cell_the_seeds_numbers_with_t_intervals(tmp_path, capsys):
+    """`python -m experiments.sweep --seeds 0,1` (tiny, 2 sizes): per (T, N) cell the measured speed-up is each
+    seed's own evaluate/summary.json number and the Eq. 9 ratio its table2.json one, with the interval of
+    theory.intervals (and of scipy's t quantile); --resume reuses a finished seed; the figure is written."""
+    from scipy import stats
+
+    from experiments import seed_tables
+    from experiments.sweep import main as sweep_main, sweep_seeds
+    from theory.intervals import interval
+
+    out, lines = tmp_path / "sw", []
+    paths = sweep_seeds("perceptron", "tiny", [0.5, 1.0], (0, 1), out, progress=False, n_boot=10, log=lines.append)
+    summary = R.read_json(out / "summary.json")
+    assert summary["seeds"] == [0, 1] and [c["key"] for c in summary["cells"]] == ["T20_N16", "T40_N32"]
+    report = (out / "report.md").read_text()
+    assert "Student t interval of the mean over n seeds" in report
+    for c in summary["cells"]:
+        evs = [out / f"seed-{s}" / c["key"] / "evaluate" for s in (0, 1)]
+        assert [R.read_json(e / "config.json")["task_config"]["seed"] for e in evs] == [0, 1]
+        measured = [R.read_json(e / "summary.json")["speedup"] for e in evs]
+        rows = [next(r for r in R.read_json(out / f"seed-{s}" / "table2.json")["rows"] if r["T"] == c["T"])
+                for s in (0, 1)]
+        for key, values in (("measured_speedup", measured),
+                            ("ar_eq9_paper", [r["changes"]["paper"]["ar_eq9"][0] for r in rows])):
+            got = summary[c["key"]][key]
+            assert got["values"] == pytest.approx(values) and got["n"] == 2
+            want = interval(values)
+            assert [got[k] for k in ("mean", "sd", "ci_low", "ci_high")] == pytest.approx(
+                [want.mean, want.sd, want.ci_low, want.ci_high])
+            half = stats.t.ppf(0.975, 1) * np.std(values, ddof=1) / np.sqrt(2)
+            assert got["ci_high"] == pytest.approx(np.mean(values) + half)
+        row = f"| {c['T']} | {c['N']} | {seed_tables.cell(summary[c['key']]['measured_speedup'])} |"
+        assert row in report
+    for p in map(Path, paths):
+        if p.suffix == ".png":
+            _check_png(p)
+        elif p.suffix == ".pdf":
+            _check_pdf(p)
+    assert {Path(p).name for p in paths} >= {"table2_seeds.png", "table2_seeds.pdf", "report.md", "summary.json"}
+
+    # Resume: seed 0 is finished and reused untouched; seed 1 lost its table and only that is drawn again.
+    kept = [out / "seed-0" / "table2.md", out / "seed-0" / "T20_N16" / "evaluate" / "summary.json"]
+    before = [p.stat().st_mtime_ns for p in kept]
+    (out / "seed-1" / "table2.md").unlink()
+    lines.clear()
+    sweep_seeds("perceptron", "tiny", [0.5, 1.0], (0, 1), out, resume=True, progress=False, n_boot=10,
+                log=lines.append)
+    assert [p.stat().st_mtime_ns for p in kept] == before
+    assert "reused" in lines[0] and "running" in lines[1] and (out / "seed-1" / "table2.md").exists()
+    assert R.read_json(out / "summary.json")["T40_N32"]["measured_speedup"]["values"] == summary["T40_N32"][
+        "measured_speedup"]["values"]
+    # A bad --seeds stops before any work, naming the option.
+    assert sweep_main(["--preset", "tiny", "--seeds", "1-0", "--out", str(tmp_path / "bad")]) == 2
+    assert "--seeds '1-0' is invalid" in capsys.readouterr().err and not (tmp_path / "bad").exists()
