@@ -133,10 +133,11 @@ def optimize(task: Task, inner: C.InnerConfig | None = None, outer: C.OuterConfi
 
     _check_task(task)
     inner, outer = configs(inner, outer, **options)
+    run_outer = outer
     if out is None:  # nobody can resume from a folder about to be deleted: checkpoint once, at the end
-        outer = dataclasses.replace(outer, checkpoint_every=outer.outer_steps, save_every=outer.outer_steps)
+        run_outer = dataclasses.replace(outer, checkpoint_every=outer.outer_steps, save_every=outer.outer_steps)
     with _folder(out, overwrite) as folder:
-        s = OPT.optimize(task, inner, outer, folder, progress=progress)
+        s = OPT.optimize(task, inner, run_outer, folder, progress=progress)
         outer_auc = np.load(folder / "outer_auc.npy")
     summary = {k: v for k, v in s.items() if k != "gamma"}
     return OptimizeResult(np.asarray(s["gamma"]), s["auc_constant"], s["auc_final"], outer_auc, summary, inner,

@@ -120,9 +120,10 @@ def _rows(split: PyTree, name: str, optional: bool = False) -> int | None:
     if n == 0:
         raise UsageError(f"{name} is empty (0 examples): every split needs at least one")
     for path, leaf in leaves:
-        a = np.asarray(leaf)
-        if np.issubdtype(a.dtype, np.inexact) and not np.all(np.isfinite(a)):
-            row = int(np.argmax(~np.isfinite(a).reshape(n, -1).all(axis=1)))
+        # checked where the array lives (a large split on an accelerator is not copied to the host)
+        if np.issubdtype(_dtype(leaf), np.inexact) and not bool(jnp.all(jnp.isfinite(leaf))):
+            ok = jnp.isfinite(jnp.asarray(leaf)).reshape(n, -1).all(axis=1)
+            row = int(jnp.argmax(~ok))
             raise UsageError(f"{name}{jax.tree_util.keystr(path)} holds NaN/inf (first in example {row}): "
                              "clean or drop those examples")
     return n
@@ -158,6 +159,19 @@ def _check_loss(loss_fn: PerExampleLossFn, params: PyTree, split: PyTree, name: 
                          + " (do not average over the batch; the policy weighs each example)")
 
 
+def _check_config(config) -> None:
+    """config.json must hold it: a dict or a dataclass of JSON-able values."""
+    import json
+
+    from learning_law import config as C
+    from learning_law import record as R
+
+    try:
+        json.dumps(R._jsonable(C.asdict(config)))
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"config is invalid: allowed a dict or a dataclass of JSON-able values ({e})") from None
+
+
 def make_task(
     loss: Callable,
     params,
@@ -169,7 +183,7 @@ def make_task(
     apply: Callable | None = None,
     vocab_size: int = 2,
     name: str = "custom",
-    config: dict | None = None,
+    config: Any = None,
     devices: int = 1,
 ) -> Task:
     """A :class:`Task` from a per-example loss, initial parameters and data splits.
@@ -188,7 +202,8 @@ def make_task(
       apply: a Flax Linen ``model.apply`` (see ``loss``).
       vocab_size: |V| of the coded symbols (2 for binary labels); only compression ratios use it.
       name: the task's name in config.json.
-      config: anything JSON-able describing the task, stored in config.json (default: sizes and names).
+      config: a dict (or a dataclass) of JSON-able values describing the task, stored in config.json
+        (default: the name, the loss's name and kind, the split sizes and the parameter count).
       devices: split the train examples over this many devices (:mod:`learning_law.sharding`).
 
     Raises:
@@ -202,6 +217,8 @@ def make_task(
         raise UsageError(f"vocab_size={vocab_size!r} is invalid: allowed an integer >= 2")
     if not (isinstance(name, str) and name):
         raise UsageError(f"name={name!r} is invalid: allowed a non-empty string")
+    if config is not None:
+        _check_config(config)
     loss_fn, params = split_params(loss, params, apply)
     _check_params(params)
     params = jax.tree_util.tree_map(jnp.asarray, params)
