@@ -98,8 +98,12 @@ def _build_task(cfg: dict):
     return build_task(name, C.from_dict(classes[name], cfg["task_config"]))
 
 
-def certificate_of_run(run_dir: str | Path, frozen_steps: int | None = None) -> dict:
+def certificate_of_run(run_dir: str | Path, frozen_steps: int | None = None, *, task=None, gamma=None) -> dict:
     """KKT residual of a run's policy by the hand-written adjoint (:mod:`theory.certificate`).
+
+    ``task`` and ``gamma`` (optional) are the run's task and policy in memory, for a task that cannot be
+    rebuilt from config.json (one made by :func:`learning_law.api.make_task`); ``gamma`` is still checked
+    against the SHA-256 the run recorded.
 
     Returns ``kkt_residual`` (run level, over the rows t >= frozen_steps), ``kkt_residual_t: [T]``,
     ``act: [T, N]`` (adjoint-weighted contributions), ``auc_adjoint``, ``frozen_steps``,
@@ -112,13 +116,19 @@ def certificate_of_run(run_dir: str | Path, frozen_steps: int | None = None) -> 
     if inner.optimizer != "gd" or inner.batch_size:
         return {"kkt_residual": None, "kkt_reason": f"inner optimizer {inner.optimizer!r} (batch_size "
                 f"{inner.batch_size}): the certificate is for full-batch GD only"}
-    gamma, policy_file, why = _policy_of_run(run_dir, cfg)
     if gamma is None:
+        gamma, policy_file, why = _policy_of_run(run_dir, cfg)
+    else:
+        gamma, policy_file = np.asarray(gamma), None
+        why = None if P.fingerprint(gamma) == cfg.get("policy_sha256") else \
+            "the policy given is not the one the run recorded (its SHA-256 differs)"
+    if why is not None:
         return {"kkt_residual": None, "kkt_reason": why}
-    try:
-        task = _build_task(cfg)
-    except (UsageError, KeyError, TypeError) as e:
-        return {"kkt_residual": None, "kkt_reason": f"cannot rebuild the task: {e}"}
+    if task is None:
+        try:
+            task = _build_task(cfg)
+        except (UsageError, KeyError, TypeError) as e:
+            return {"kkt_residual": None, "kkt_reason": f"cannot rebuild the task: {e}"}
     frozen = _frozen_steps_of(policy_file) if frozen_steps is None else int(frozen_steps)
     etas = lr_schedule(inner.steps, inner.lr, inner.warmup_steps)
     auc, grad, act = auc_and_adjoint(task.per_example_loss, task.init_params, task.train, task.dev,
@@ -132,7 +142,7 @@ def certificate_of_run(run_dir: str | Path, frozen_steps: int | None = None) -> 
 
 
 def law_of_run(run_dir: str | Path, until_loss: float | None = None, *, frozen_steps: int | None = None,
-               certificate: bool = True, write: bool = True) -> dict:
+               certificate: bool = True, write: bool = True, task=None, gamma=None) -> dict:
     """Learning Law statistics (+ KKT certificate) of a finished train run; writes ``RUN_DIR/law.json``.
 
     Args:
@@ -142,6 +152,7 @@ def law_of_run(run_dir: str | Path, until_loss: float | None = None, *, frozen_s
       frozen_steps: rows left out of the KKT residual (default: the optimize folder's, when the policy
         came from one; else 0).
       certificate: compute the KKT residual (needs the policy and the task rebuilt).
+      task, gamma: the run's task and policy in memory (see :func:`certificate_of_run`).
 
     Returns a dict: run-level scalars of :func:`theory.law.law_table` (``sim_mean``, ``ct_cv_support``,
     ``zero_share_negative_ct``, ...), ``kkt_residual`` (None with ``kkt_reason`` when not computable),
@@ -164,7 +175,7 @@ def law_of_run(run_dir: str | Path, until_loss: float | None = None, *, frozen_s
     out = {"run": str(run_dir), "policy": cfg.get("policy"), "optimizer": inner.optimizer,
            **{k: summary.get(k) for k in ("auc", "auc_test", "cr_paper", "cr_bits", "final_dev_loss")},
            **stats}
-    cert = certificate_of_run(run_dir, frozen_steps) if certificate else \
+    cert = certificate_of_run(run_dir, frozen_steps, task=task, gamma=gamma) if certificate else \
         {"kkt_residual": None, "kkt_reason": "not requested"}
     out["kkt_residual"] = cert["kkt_residual"]
     out["kkt_reason"] = cert["kkt_reason"]

@@ -252,6 +252,17 @@ def from_dict(cls, data: dict):
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
-asdict = dataclasses.asdict
+def asdict(cfg) -> dict:
+    """A config as a dict for config.json: a dataclass's fields, or a dict as it is (the description a
+    task from :func:`learning_law.api.make_task` carries; no dataclass needed); None -> {}."""
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        return dataclasses.asdict(cfg)
+    if isinstance(cfg, dict):
+        return dict(cfg)
+    if cfg is None:
+        return {}
+    raise UsageError(f"config={cfg!r} is invalid: allowed a dataclass instance, a dict or None")
+
+
 __all__ = ["PerceptronConfig", "InnerConfig", "OuterConfig", "Preset", "PRESETS", "get_preset",
            "override", "from_dict", "asdict", "MEMORY_STRATEGIES", "SEARCHES", "field"]

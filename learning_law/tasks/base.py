@@ -22,8 +22,9 @@ class Task:
       dev: pytree, leading axis K: the desired data; L(theta) = mean per-example loss over it.
       test: pytree, a second draw of the desired distribution; metrics are reported on it.
       init_params: theta_0 (pytree of float32 arrays).
-      per_example_loss: pure ``(params, batch) -> [n]`` in nats. Must be a module-level function (it
-        is a static argument of the jitted runs, hashed by identity).
+      per_example_loss: pure ``(params, batch) -> [n]`` in nats. A static argument of the jitted runs:
+        it must be hashable, and equal only to a loss that computes the same (a function is hashed by
+        identity; :func:`learning_law.api.make_task` wraps any callable, a closure or lambda too).
       vocab_size: |V| of the coded symbols (2 for binary labels), for compression ratios.
       config: the task's config dataclass.
       mesh: the device mesh the train split is sharded over (None: one device); see sharding.py.
