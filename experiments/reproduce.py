@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from experiments import law_vs_paper
 from learning_law import analysis as A
 from learning_law import config as C
 from learning_law import record as R
@@ -66,6 +67,8 @@ class Experiment:
       paper_source: one sentence saying where those numbers come from.
       known_l0: task config -> the irreducible loss when known exactly (fixes L0 of the paper's fit), or None.
       overfit_hint: appended to the over-fitting note (e.g. which preset to try instead).
+      law: the paper's ranges of the Learning-Law properties (:mod:`experiments.law_vs_paper`), or None;
+        ``law_hint``: what to try when ours are far from them (with commands).
     """
 
     task: str
@@ -74,6 +77,8 @@ class Experiment:
     paper_source: str
     known_l0: Callable[[Any], float | None] | None = None
     overfit_hint: str = ""
+    law: dict | None = None
+    law_hint: str = ""
 
 
 def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = False, overwrite: bool = False,
@@ -360,6 +365,7 @@ fitting procedure on the test loss, t > {fmt(table1['t_min'])}, curve smoothed w
 {_overfit_note(ev, p, exp.overfit_hint)}
 {sim_fit_text}
 
+{law_vs_paper.section(traj, law, exp.law, exp.law_hint)}
 {_comparison(p, opt, ev, other)}
 ## Table 1: scaling-law fits (both methods)
 

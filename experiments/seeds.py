@@ -64,6 +64,8 @@ HEADLINE = (
     ("sim_policy", "SIM, optimised", "evaluate/law.json", ("policy", "sim_mean")),
     ("zero_share_negative_ct", "share of gamma = 0 among CT < 0, optimised (property 4.1)", "evaluate/law.json",
      ("policy", "zero_share_negative_ct")),
+    ("low_weight_share_learned", "share of gamma < 0.2 max gamma among well-learned examples, optimised "
+     "(property 4.2)", "evaluate/law.json", ("policy", "low_weight_share_learned")),
     ("kkt_residual_constant", "KKT residual, constant", "evaluate/law.json", ("constant", "kkt_residual")),
     ("kkt_residual_policy", "KKT residual, optimised", "evaluate/law.json", ("policy", "kkt_residual")),
 )

@@ -170,7 +170,8 @@ def law_of_run(run_dir: str | Path, until_loss: float | None = None, *, frozen_s
     inner = _inner_of(cfg)
     etas = lr_schedule(inner.steps, inner.lr, inner.warmup_steps)
     steps = np.asarray(run["record_steps"])
-    per, stats = LAW.law_table(run["gamma_recorded"], run["ct"], steps, run["dev_loss"], etas, until_loss)
+    per, stats = LAW.law_table(run["gamma_recorded"], run["ct"], steps, run["dev_loss"], etas, until_loss,
+                               train_loss=run.get("train_loss"))
     summary = run["summary"]
     out = {"run": str(run_dir), "policy": cfg.get("policy"), "optimizer": inner.optimizer,
            **{k: summary.get(k) for k in ("auc", "auc_test", "cr_paper", "cr_bits", "final_dev_loss")},
@@ -237,7 +238,8 @@ def _saved_policies(opt_dir: Path) -> list[tuple[int, Path]]:
 CHECKPOINT_KEYS = ("auc", "auc_test", "cr_paper", "cr_bits", "final_dev_loss", "sim_mean", "sim_mean_until",
                    "ct_cv_support", "ct_cv_support_until", "zero_share_negative_ct",
                    "zero_share_negative_ct_until", "support_fraction", "ct_to_neg_dldt_ratio",
-                   "ct_support_rel_dev", "kkt_residual", "kkt_reason", "sim_adjoint_mean", "act_cv_support")
+                   "ct_support_rel_dev", "kkt_residual", "kkt_reason", "sim_adjoint_mean", "act_cv_support",
+                   "low_weight_share_learned", "n_learned")
 
 
 def _reusable(sub: Path, gamma: np.ndarray, policy_name: str, inner: C.InnerConfig) -> bool:
@@ -303,7 +305,8 @@ def outer_trajectory(opt_dir: str | Path, until_loss: float | None = None, *, pr
             if until_loss is None:  # the first checkpoint is the constant policy
                 until_loss = float(R.read_json(sub / "summary.json")["final_dev_loss"])
             old = R.read_json(sub / "law.json") if (sub / "law.json").exists() else None
-            if old is not None and old.get("until_loss") == until_loss and "per_step" in old:
+            if (old is not None and old.get("until_loss") == until_loss and "per_step" in old
+                    and "low_weight_share_learned" in old):
                 res = old
             else:
                 res = law_of_run(sub, until_loss, frozen_steps=outer.frozen_steps)
