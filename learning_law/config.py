@@ -226,7 +226,7 @@ def _digits_presets() -> dict[str, Preset]:
             smooth_sigma=5.0,
             description="Digits (no paper counterpart): N=1000 with 40% symmetric label noise, clean dev 200, val "
                         "200, test 397, MLP 64-32-10, T=500, eta=0.3, 40 outer steps of the default search "
-                        "(about 3 minutes on 2 cores for `reproduce digits`)."),
+                        "(`reproduce digits`: 1.8 minutes on 2 busy cores)."),
         "tiny": Preset(
             "tiny", DigitsConfig(n_train=48, n_dev=32, n_val=32, n_test=32, hidden=8),
             InnerConfig(steps=20, lr=0.5, record_every=4),
