@@ -97,20 +97,40 @@ def noisy_mask(cfg: DigitsConfig) -> np.ndarray:
     return digits_splits(cfg)["noisy"]
 
 
-def _mlp(hidden: int, key):
+@functools.lru_cache(maxsize=1)
+def _mlp_class():
+    """The NNX module class, made once (flax is imported only when a digits task is built)."""
     from flax import nnx
 
     class MLP(nnx.Module):
         """64 -> hidden (tanh) -> 10 logits."""
 
-        def __init__(self, rngs: nnx.Rngs):
+        def __init__(self, hidden: int, rngs: nnx.Rngs):
             self.l1 = nnx.Linear(N_PIXELS, hidden, rngs=rngs)
             self.l2 = nnx.Linear(hidden, N_CLASSES, rngs=rngs)
 
         def __call__(self, x):
             return self.l2(jnp.tanh(self.l1(x)))
 
-    return MLP(nnx.Rngs(params=key))
+    return MLP
+
+
+def _mlp(hidden: int, key):
+    from flax import nnx
+
+    return _mlp_class()(hidden, nnx.Rngs(params=key))
+
+
+@functools.lru_cache(maxsize=8)
+def _functions(hidden: int) -> dict:
+    """The loss, accuracy and coding functions of the MLP of width ``hidden``, made once per width: every
+    seed's task shares them, so the jitted runs compile once for all seeds (a static argument is hashed by
+    the identity of the module's structure, :class:`~learning_law.tasks.custom.PerExampleLossFn`)."""
+    from learning_law.tasks.custom import PerExampleLossFn, split_params
+
+    loss_fn, _ = split_params(digits_loss, _mlp(hidden, jax.random.key(0)), None)
+    same = lambda fn: PerExampleLossFn(fn, "nnx", loss_fn.graphdef, loss_fn.rest)  # noqa: E731
+    return {"loss": loss_fn, "correct": same(digits_correct), "symbols": same(digits_symbol_probs)}
 
 
 def digits_loss(model, batch: dict) -> jax.Array:
@@ -135,14 +155,14 @@ def digits_symbol_probs(model, batch: dict):
 def make_digits(cfg: DigitsConfig) -> Task:
     """Build the digits task from ``cfg`` (cached: the same config gives the same Task, so its jitted
     runs compile once)."""
-    from learning_law.tasks.custom import PerExampleLossFn, split_params
+    from learning_law.tasks.custom import split_params
 
     s = digits_splits(cfg)
     k_init = jax.random.fold_in(jax.random.key(cfg.seed), 1)
-    loss_fn, params = split_params(digits_loss, _mlp(cfg.hidden, k_init), None)
-    same = lambda fn: PerExampleLossFn(fn, "nnx", loss_fn.graphdef, loss_fn.rest)  # noqa: E731
+    fns = _functions(cfg.hidden)
+    _, params = split_params(digits_loss, _mlp(cfg.hidden, k_init), None)
     arrays = lambda split: None if split is None else {"x": jnp.asarray(split["x"]), "y": jnp.asarray(split["y"])}  # noqa: E731
     return Task(name="digits", train=arrays(s["train"]), dev=arrays(s["dev"]), test=arrays(s["test"]),
-                init_params=jax.tree_util.tree_map(jnp.asarray, params), per_example_loss=loss_fn,
-                vocab_size=N_CLASSES, config=cfg, symbol_probs=same(digits_symbol_probs), val=arrays(s["val"]),
-                correct=same(digits_correct))
+                init_params=jax.tree_util.tree_map(jnp.asarray, params), per_example_loss=fns["loss"],
+                vocab_size=N_CLASSES, config=cfg, symbol_probs=fns["symbols"], val=arrays(s["val"]),
+                correct=fns["correct"])
