@@ -112,6 +112,12 @@ def _common(p: argparse.ArgumentParser, outer: bool) -> None:
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
 
 
+def _tensorboard(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also write the metrics as TensorBoard event files into DIR (tensorboardX; the tags: "
+                        "learning_law/tensorboard.py)")
+
+
 def _task(args, tcfg):
     """Build the task and place it on ``--devices`` devices (validated first)."""
     from learning_law.sharding import example_mesh, shard_task
@@ -130,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train under a policy and write a run record")
     _common(p, outer=False)
+    _tensorboard(p)
     p.add_argument("--policy", default="constant",
                    help="'constant', a .npy [T, N], an optimize folder, or online:NAME[:k=v,...] with NAME in "
                         "equalize | greedy | loss | dropneg")
@@ -137,11 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("optimize", help="search the policy minimising the AUC of the dev loss")
     _common(p, outer=True)
+    _tensorboard(p)
     p.add_argument("--out", required=True, help="folder for the policy, logs and checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
 
     p = sub.add_parser("evaluate", help="train constant vs a policy and measure the speed-up")
     _common(p, outer=False)
+    _tensorboard(p)
     p.add_argument("--policy", required=True,
                    help="an optimize folder, a .npy [T, N], or online:NAME[:k=v,...] (equalize | greedy | loss | dropneg)")
     p.add_argument("--smooth-sigma", type=float, default=None,
@@ -245,6 +254,10 @@ def cmd_train(args) -> int:
         gamma, name = P.resolve(args.policy, inner.steps, task.n_train)
         res = train(task, gamma, inner, out=out, policy_name=name, progress=not args.quiet,
                     extra_config={"preset": preset.name})
+    if args.tensorboard:
+        from learning_law import tensorboard as TB
+
+        TB.write_train(out, args.tensorboard)
     s = res["summary"]
     print(f"trained {s['steps']} steps in {s['wall_time_s']:.2f} s: AUC {s['auc']:.5f}, final dev loss "
           f"{s['final_dev_loss']:.5f}, final test loss {s['final_test_loss']:.5f} -> {out}")
@@ -258,8 +271,15 @@ def cmd_optimize(args) -> int:
     preset, tcfg, inner, outer = _configs(args)
     out = R.prepare_out_dir(args.out, overwrite=args.overwrite, resume=args.resume)
     task = _task(args, tcfg)
+    on_metrics = finish = None
+    if args.tensorboard:
+        from learning_law import tensorboard as TB
+
+        on_metrics, finish = TB.live_optimize(args.tensorboard)
     s = optimize(task, inner, outer, out, resume=args.resume, progress=not args.quiet,
-                 extra_config={"preset": preset.name})
+                 extra_config={"preset": preset.name}, on_metrics=on_metrics)
+    if finish is not None:
+        finish(out)
     print(f"optimised {s['outer_steps']} outer steps in {s['wall_time_s']:.1f} s "
           f"({s['seconds_per_outer_step']} s/step): AUC {s['auc_constant']} -> {s['auc_final']:.5f}; "
           f"policy: {out}/gamma.npy")
@@ -287,6 +307,10 @@ def cmd_evaluate(args) -> int:
     out = R.prepare_out_dir(args.out, overwrite=args.overwrite, resume=args.resume)
     s = evaluate(task, inner, gamma, out, policy_name=name, smooth_sigma=sigma, progress=not args.quiet,
                  extra_config={"preset": preset.name}, resume=args.resume, online=online)
+    if args.tensorboard:
+        from learning_law import tensorboard as TB
+
+        TB.write_evaluate(out, args.tensorboard)
     extra = f" (smoothed, sigma={sigma:g}: {s['speedup_smoothed']:.2f}x)" if "speedup_smoothed" in s else ""
     if "test_accuracy_policy" in s:
         extra += f"; test accuracy {s['test_accuracy_constant']:.4f} -> {s['test_accuracy_policy']:.4f}"
