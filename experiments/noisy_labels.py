@@ -170,14 +170,28 @@ def _verdict(per_seed: dict, diffs: dict) -> str:
     return head
 
 
+def _table(stats: dict, first, cols) -> list[str]:
+    """:func:`experiments.seed_tables.table`; with one seed, plain numbers (no spread to show)."""
+    if len(stats["seeds"]) > 1:
+        return S.table(stats, first, cols)
+    from plots.common import fmt
+
+    head = [h for h, _ in first] + [h for h, _ in cols]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for e in stats["entries"]:
+        cells = [f(e) for _, f in first] + [fmt(stats[e][k]["mean"], 3) if k in stats[e] else "n/a" for _, k in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def report(first: dict, asked: dict, per_seed: dict, stats: dict, diffs: dict, out: Path, wall: float) -> str:
     cfg, inner = first["task_config"], first["inner"]
     seeds = ",".join(map(str, per_seed))
     cols = [("clean test accuracy", "test_accuracy"), ("test loss", "test_loss"), ("test speed-up", "speedup"),
             ("seconds", "seconds"), ("share of weight on noisy examples", "noisy_weight"),
             ("share of noisy examples at weight 0", "noisy_zero")]
-    table = S.table(stats, (("method", lambda e: f"`{e}`"), ("what", lambda e: ABOUT.get(e, ""))), cols)
-    paired = S.table(diffs, (("method", lambda e: f"`{e}`"),),
+    table = _table(stats, (("method", lambda e: f"`{e}`"), ("what", lambda e: ABOUT.get(e, ""))), cols)
+    paired = _table(diffs, (("method", lambda e: f"`{e}`"),),
                      [("test accuracy - constant's", "test_accuracy"), ("test loss - constant's", "test_loss"),
                       ("speed-up - 1", "speedup")])
     size = ", ".join(f"{k} = {cfg[k]}" for k in ("n_train", "n_dev", "n_val", "n_test", "dim", "hidden") if k in cfg)
@@ -201,7 +215,11 @@ def report(first: dict, asked: dict, per_seed: dict, stats: dict, diffs: dict, o
         "columns say where the weight goes: the share of each step's total weight on examples whose label is "
         "noisy (the constant policy's is the noise rate), and the share of the noisy examples given weight 0 "
         "(mean over steps).", "",
-        *table, "", S.interval_note(stats), "",
+        *table, "", S.interval_note(stats) if len(per_seed) > 1 else "One seed: no spread to show.", "",
+        "Seconds include compilation on the first seed only (later seeds reuse the compiled code), hence their "
+        "spread. Under full-batch GD `l2rw`'s look-ahead gradient at eps = 0 is -eta times the contribution CT, "
+        "so its rows equal `online:greedy`'s except when no CT is positive (L2RW: a zero row, no step; greedy: "
+        "uniform); otherwise their numbers differ only by float rounding.", "",
         "## Against constant training, seed by seed", "",
         "The paired difference on each seed (same data and theta_0), then its mean ± sd and t interval; in "
         'summary.json under `summary["vs_constant"][method][number]`:', "", *paired, "",
