@@ -25,7 +25,9 @@ HELP = {
     "n_dev": "desired (dev) examples", "n_test": "test examples", "train_mean": "mean of train inputs",
     "train_std": "std of train inputs", "eval_mean": "mean of dev/test inputs (covariate shift)",
     "eval_std": "std of dev/test inputs", "teacher_scale": "teacher w* scale (default sqrt(d))",
-    "label_noise": "probability of flipping a train label, in [0, 0.5]",
+    "label_noise": "probability that a train label is corrupted: perceptron [0, 0.5] (flipped), digits [0, 0.9] "
+                   "(replaced by another class, uniformly)",
+    "hidden": "width of the digits MLP's hidden layer",
     "init_std": "theta_0 = init_std * N(0, I) (0: zeros)", "seed": "seed of the task's data and theta_0",
     "steps": "T, inner steps", "lr": "eta, inner learning rate", "warmup_steps": "linear eta warm-up steps",
     "record_every": "stride of per-example records (train losses, contributions)",
@@ -59,8 +61,8 @@ HELP = {
 }
 
 
-def _add_fields(p: argparse.ArgumentParser, cls, defaults, title: str, fields=None) -> None:
-    g = p.add_argument_group(f"{title} (default: the preset's; shown for --preset paper)")
+def _add_fields(p: argparse.ArgumentParser, cls, defaults, title: str, fields=None, preset: str = "paper") -> None:
+    g = p.add_argument_group(f"{title} (default: the preset's; shown for --preset {preset})")
     for f in fields if fields is not None else dataclasses.fields(cls):
         typ = {"int": int, "float": float, "str": str, "float | None": float, "str | None": str,
                "bool": _bool}[str(f.type)]
@@ -78,7 +80,7 @@ def _add_fields(p: argparse.ArgumentParser, cls, defaults, title: str, fields=No
         names = ["--" + f.name.replace("_", "-")] + (["--inner-opt"] if f.name == "optimizer" else [])
         g.add_argument(*names, dest=f.name, type=typ, default=None, choices=choices,
                        metavar=None if choices else f.name.upper(),
-                       help=f"{HELP.get(f.name, f.name)} (paper preset: {getattr(defaults, f.name)})")
+                       help=f"{HELP.get(f.name, f.name)} ({preset} preset: {getattr(defaults, f.name)})")
 
 
 def _bool(text: str) -> bool:
@@ -92,14 +94,15 @@ def _bool(text: str) -> bool:
 def _common(p: argparse.ArgumentParser, outer: bool) -> None:
     p.add_argument("--task", default="perceptron", choices=sorted(TASK_CLASSES), help="task (default: perceptron)")
     p.add_argument("--preset", default=None,
-                   help="named settings (learning-law list-presets; default: paper, or the policy run's own)")
+                   help="named settings (learning-law list-presets; default: paper, cpu for digits, or the policy "
+                        "run's own)")
     paper = C.PRESETS["perceptron"]["paper"]
     seen: set[str] = set()
     for task, cls in TASK_CLASSES.items():
-        defaults = C.PRESETS[task]["paper"].task
+        preset = C.default_preset(task)
         fields = [f for f in dataclasses.fields(cls) if f.name not in seen]
         seen.update(f.name for f in fields)
-        _add_fields(p, cls, defaults, f"task {task}", fields)
+        _add_fields(p, cls, C.PRESETS[task][preset].task, f"task {task}", fields, preset)
     _add_fields(p, C.InnerConfig, paper.inner, "inner run")
     if outer:
         _add_fields(p, C.OuterConfig, paper.outer, "policy search")
@@ -107,6 +110,12 @@ def _common(p: argparse.ArgumentParser, outer: bool) -> None:
                    help="split the example axis over this many devices (n_train must be a multiple)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
+
+
+def _tensorboard(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also write the metrics as TensorBoard event files into DIR (tensorboardX; the tags: "
+                        "learning_law/tensorboard.py)")
 
 
 def _task(args, tcfg):
@@ -127,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train under a policy and write a run record")
     _common(p, outer=False)
+    _tensorboard(p)
     p.add_argument("--policy", default="constant",
                    help="'constant', a .npy [T, N], an optimize folder, or online:NAME[:k=v,...] with NAME in "
                         "equalize | greedy | loss | dropneg")
@@ -134,11 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("optimize", help="search the policy minimising the AUC of the dev loss")
     _common(p, outer=True)
+    _tensorboard(p)
     p.add_argument("--out", required=True, help="folder for the policy, logs and checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
 
     p = sub.add_parser("evaluate", help="train constant vs a policy and measure the speed-up")
     _common(p, outer=False)
+    _tensorboard(p)
     p.add_argument("--policy", required=True,
                    help="an optimize folder, a .npy [T, N], or online:NAME[:k=v,...] (equalize | greedy | loss | dropneg)")
     p.add_argument("--smooth-sigma", type=float, default=None,
@@ -147,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="reuse finished runs in --out")
 
     p = sub.add_parser("reproduce", help="optimise, evaluate, draw the figures and write report.md")
-    p.add_argument("experiment", choices=[e for e in ("perceptron", "lm") if e in TASK_CLASSES],
-                   help="which experiment of the paper")
+    p.add_argument("experiment", choices=[e for e in ("perceptron", "lm", "digits") if e in TASK_CLASSES],
+                   help="which experiment (digits: noisy labels, no counterpart in the paper)")
     p.add_argument("--preset", default="cpu", help="cpu | paper | tiny (default: cpu)")
     p.add_argument("--seeds", default=None,
                    help="seeds of the task (data and theta_0), e.g. 0,1,2,3,4 or 0-4: one reproduction per seed "
@@ -174,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _configs(args, base: C.Preset | None = None):
     if base is not None:  # the settings of an optimize folder: its task too (a policy belongs to one task)
         args.task = next(name for name, cls in TASK_CLASSES.items() if isinstance(base.task, cls))
-    preset = base or C.get_preset(args.task, args.preset or "paper")
+    preset = base or C.get_preset(args.task, args.preset or C.default_preset(args.task))
     vals = vars(args)
     own = {f.name for f in dataclasses.fields(type(preset.task))}
     others = {f.name for cls in TASK_CLASSES.values() for f in dataclasses.fields(cls)} - own
@@ -218,7 +230,7 @@ def _preset_from_run(folder: Path) -> C.Preset | None:
     cfg = R.read_json(cfg_path)
     if cfg.get("kind") != "optimize":
         return None
-    base = C.get_preset(cfg["task"], cfg.get("preset") or "paper")
+    base = C.get_preset(cfg["task"], cfg.get("preset") or C.default_preset(cfg["task"]))
     return dataclasses.replace(base, task=C.from_dict(TASK_CLASSES[cfg["task"]], cfg["task_config"]),
                                inner=C.from_dict(C.InnerConfig, cfg["inner"]))
 
@@ -242,6 +254,10 @@ def cmd_train(args) -> int:
         gamma, name = P.resolve(args.policy, inner.steps, task.n_train)
         res = train(task, gamma, inner, out=out, policy_name=name, progress=not args.quiet,
                     extra_config={"preset": preset.name})
+    if args.tensorboard:
+        from learning_law import tensorboard as TB
+
+        TB.write_train(out, args.tensorboard)
     s = res["summary"]
     print(f"trained {s['steps']} steps in {s['wall_time_s']:.2f} s: AUC {s['auc']:.5f}, final dev loss "
           f"{s['final_dev_loss']:.5f}, final test loss {s['final_test_loss']:.5f} -> {out}")
@@ -255,8 +271,15 @@ def cmd_optimize(args) -> int:
     preset, tcfg, inner, outer = _configs(args)
     out = R.prepare_out_dir(args.out, overwrite=args.overwrite, resume=args.resume)
     task = _task(args, tcfg)
+    on_metrics = finish = None
+    if args.tensorboard:
+        from learning_law import tensorboard as TB
+
+        on_metrics, finish = TB.live_optimize(args.tensorboard)
     s = optimize(task, inner, outer, out, resume=args.resume, progress=not args.quiet,
-                 extra_config={"preset": preset.name})
+                 extra_config={"preset": preset.name}, on_metrics=on_metrics)
+    if finish is not None:
+        finish(out)
     print(f"optimised {s['outer_steps']} outer steps in {s['wall_time_s']:.1f} s "
           f"({s['seconds_per_outer_step']} s/step): AUC {s['auc_constant']} -> {s['auc_final']:.5f}; "
           f"policy: {out}/gamma.npy")
@@ -284,7 +307,13 @@ def cmd_evaluate(args) -> int:
     out = R.prepare_out_dir(args.out, overwrite=args.overwrite, resume=args.resume)
     s = evaluate(task, inner, gamma, out, policy_name=name, smooth_sigma=sigma, progress=not args.quiet,
                  extra_config={"preset": preset.name}, resume=args.resume, online=online)
+    if args.tensorboard:
+        from learning_law import tensorboard as TB
+
+        TB.write_evaluate(out, args.tensorboard)
     extra = f" (smoothed, sigma={sigma:g}: {s['speedup_smoothed']:.2f}x)" if "speedup_smoothed" in s else ""
+    if "test_accuracy_policy" in s:
+        extra += f"; test accuracy {s['test_accuracy_constant']:.4f} -> {s['test_accuracy_policy']:.4f}"
     print(f"speed-up {s['speedup']:.2f}x{extra}; AUC constant {s['auc_constant']:.5f} vs policy "
           f"{s['auc_policy']:.5f}; CR (bits) {s['cr_bits_constant']:.3f} -> {s['cr_bits_policy']:.3f} -> {out}")
     return 0

@@ -2,13 +2,17 @@
 
 Writes ``OUT/constant`` and ``OUT/policy`` (training run records) and ``OUT/summary.json`` with the
 speed-up on the test loss (raw and on Gaussian-smoothed curves), the AUC of each run and their
-compression ratios.
+compression ratios; for a classification task (``Task.correct``) also each run's final test accuracy
+(``test_accuracy_constant``, ``test_accuracy_policy``).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 import theory
@@ -16,7 +20,7 @@ from learning_law import config as C
 from learning_law import policy as P
 from learning_law import precision as PR
 from learning_law import record as R
-from learning_law.errors import NumericalError
+from learning_law.errors import NumericalError, UsageError
 from learning_law.tasks.base import Task
 from learning_law.train import train
 
@@ -77,10 +81,34 @@ def evaluate(
                                desc=f"evaluate {name}", extra_config=extra_config)
     summary = compare(runs["constant"], runs["policy"], smooth_sigma)
     summary["policy"] = policy_name
+    if task.correct is not None:  # classification: the clean test accuracy the users of noisy labels ask for
+        for name in ("constant", "policy"):
+            summary[f"test_accuracy_{name}"] = accuracy(task, final_params(task, runs[name], out / name))
     if "time_ratio_vs_constant" in runs["policy"]["summary"]:
         summary["time_ratio_vs_constant"] = runs["policy"]["summary"]["time_ratio_vs_constant"]
     R.write_json(out / "summary.json", summary)
     return summary
+
+
+@partial(jax.jit, static_argnames=("correct",))
+def _mean_correct(correct, params, batch):
+    return jnp.mean(correct(params, batch))
+
+
+def accuracy(task: Task, params, split: str = "test") -> float:
+    """Share of the ``split`` examples whose predicted label is their label (``task.correct``)."""
+    if task.correct is None:
+        raise UsageError(f"task {task.name!r} has no labels to predict (Task.correct is None): no accuracy")
+    return float(_mean_correct(task.correct, params, getattr(task, split)))
+
+
+def final_params(task: Task, run: dict, folder: Path):
+    """theta_T of a run: in memory after training, else read back from ``folder/params_final.npz``."""
+    if "params_final" in run:
+        return run["params_final"]
+    from learning_law.api import load_params
+
+    return load_params(folder, task.init_params)
 
 
 def same_settings(run: Path, task: Task, inner: C.InnerConfig, policy_name: str, policy_id: dict) -> bool:

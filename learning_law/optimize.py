@@ -120,8 +120,13 @@ def optimize(
     resume: bool = False,
     progress: bool = True,
     extra_config: dict | None = None,
+    on_metrics=None,
 ) -> dict:
-    """Run the policy search and write its folder; returns the summary dict (and ``gamma``, the selection)."""
+    """Run the policy search and write its folder; returns the summary dict (and ``gamma``, the selection).
+
+    ``on_metrics``: optional ``(row: dict) -> None`` called with each metrics.jsonl row as it is written
+    (a tracker, e.g. :func:`learning_law.tensorboard.live_optimize`).
+    """
     steps, n = inner.steps, task.n_train
     if outer.frozen_steps >= steps:
         raise UsageError(f"frozen_steps={outer.frozen_steps} is invalid: allowed [0, steps={steps})")
@@ -217,8 +222,11 @@ def optimize(
                     SEL.evaluate_policy(st, task, const_curves, etas, opt, val)
                     if outer.patience and st.done - int(st.best[2]) >= outer.patience and st.done < K:
                         st.stop = STOPS.index("patience")
-                log.write(_metrics_line(k, st))
+                line = _metrics_line(k, st)
+                log.write(line)
                 log.flush()
+                if on_metrics is not None:
+                    on_metrics(json.loads(line))
                 pbar.update(1)
                 pbar.set_postfix(auc=f"{st.auc[k]:.5f}", step=f"{st.step_size[k]:.3g}",
                                  **({} if np.isnan(st.evals[k, 0]) else

@@ -36,6 +36,8 @@ class Task:
         (padding is not coded). ``-log probs[symbols]`` summed over the mask equals the per-example loss
         times the number of real positions (mean-token losses) or the loss itself (S = 1). Used by the
         arithmetic coder (``learning-law compress``). Module-level function, like ``per_example_loss``.
+      correct: optional pure ``(params, batch) -> [n]`` float32, 1 where the model's prediction is the
+        example's label (classification tasks): evaluate reports the test accuracy from it.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Task:
     mesh: Any = None
     symbol_probs: Callable | None = None
     val: PyTree | None = None
+    correct: Callable | None = None
 
     @property
     def n_train(self) -> int:

@@ -40,9 +40,26 @@ def perceptron_symbol_probs(params: dict, batch: dict) -> tuple[Array, Array, Ar
     return probs, symbols, jnp.ones(symbols.shape, dtype=bool)
 
 
+def perceptron_correct(params: dict, batch: dict) -> Array:
+    """``[n]`` float32: 1 where the predicted label 1[x . w > 0] is the example's label."""
+    return ((batch["x"] @ params["w"] > 0).astype(jnp.float32) == batch["y"]).astype(jnp.float32)
+
+
+def _keys(cfg):
+    # (teacher, train, dev, test, noise, init): the order every array of the task is drawn in
+    return jax.random.split(jax.random.key(cfg.seed), 6)
+
+
+def noisy_mask(cfg) -> Array:
+    """``[N]`` bool: which train labels the label noise flipped (all False when ``label_noise = 0``)."""
+    if cfg.label_noise <= 0:
+        return jnp.zeros((cfg.n_train,), dtype=bool)
+    return jax.random.bernoulli(_keys(cfg)[4], cfg.label_noise, (cfg.n_train,))
+
+
 def make_perceptron(cfg) -> Task:
     """Generate the perceptron task from ``cfg`` (a :class:`~learning_law.config.PerceptronConfig`)."""
-    k_teacher, k_train, k_dev, k_test, k_noise, k_init = jax.random.split(jax.random.key(cfg.seed), 6)
+    k_teacher, k_train, k_dev, k_test, _, k_init = _keys(cfg)
     d = cfg.dim
     scale = math.sqrt(d) if cfg.teacher_scale is None else cfg.teacher_scale
     w_star = scale * jax.random.normal(k_teacher, (d,), jnp.float32)
@@ -54,8 +71,7 @@ def make_perceptron(cfg) -> Task:
 
     train = split(k_train, cfg.n_train, cfg.train_mean, cfg.train_std)
     if cfg.label_noise > 0:
-        flip = jax.random.bernoulli(k_noise, cfg.label_noise, (cfg.n_train,))
-        train["y"] = jnp.where(flip, 1.0 - train["y"], train["y"])
+        train["y"] = jnp.where(noisy_mask(cfg), 1.0 - train["y"], train["y"])
     dev = split(k_dev, cfg.n_dev, cfg.eval_mean, cfg.eval_std)
     test = split(k_test, cfg.n_test, cfg.eval_mean, cfg.eval_std)
     # The validation draw's key is folded from the seed, so adding it leaves every other array unchanged.
@@ -73,4 +89,5 @@ def make_perceptron(cfg) -> Task:
         config=cfg,
         symbol_probs=perceptron_symbol_probs,
         val=val,
+        correct=perceptron_correct,
     )
