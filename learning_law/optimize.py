@@ -345,7 +345,7 @@ def _finish(task, inner, outer, out, st: SearchState, etas, opt, value, val, wal
         **{f"final_{name}": _num(v) for name, v in zip(EVAL_FIELDS, row)},
         **({f"selected_{name}": _num(v) for name, v in zip(EVAL_FIELDS, st.evals[sel - 1])} if sel else {}),
     }
-    if sel != st.done:
+    if sel != st.done and is_writer():
         print(f"note: the last policy (after {st.done} outer steps) is not the best; gamma.npy is the one after "
               f"{sel} ({summary['selected_by']}); the last is gamma_last.npy", file=sys.stderr)
     R.write_json(out / "summary.json", summary)

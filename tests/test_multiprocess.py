@@ -28,14 +28,18 @@ CLI = [sys.executable, "-m", "learning_law.cli"]
 TOL = 1e-5
 
 
-def launch(processes: int, args: list[str], **popen) -> subprocess.Popen:
-    return subprocess.Popen(CLI + ["launch", "--processes", str(processes), "--", *args, "--quiet"], env=ENV,
-                            **popen)
+def launch(processes: int, args: list[str], local_devices: int = 0, **popen) -> subprocess.Popen:
+    return subprocess.Popen(CLI + ["launch", "--processes", str(processes), "--local-devices", str(local_devices),
+                                   "--", *args, "--quiet"], env=ENV, **popen)
 
 
-def one_process(args: list[str]) -> None:
-    proc = subprocess.run(CLI + args + ["--quiet"], env=ENV, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def one_process(opt: list[str], out: Path) -> subprocess.Popen:
+    """The reference: ``optimize OPT --out OUT`` then ``evaluate`` of its policy into OUT-eval, in one
+    process with one device, started now and running beside the launches (their waits overlap)."""
+    script = ("import sys; from learning_law.cli import main; a = sys.argv[1:]; "
+              "sys.exit(main(a[:-1] + ['--quiet']) or main(['evaluate', '--policy', a[-2], '--out', a[-1], '--quiet']))")
+    return subprocess.Popen([sys.executable, "-c", script, *opt, "--out", str(out), f"{out}-eval"], env=ENV,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def finished(proc: subprocess.Popen, timeout: float = 300) -> None:
@@ -61,14 +65,14 @@ def same_evaluation(a: Path, b: Path) -> None:
             assert np.max(np.abs(x - y) / np.maximum(1.0, np.abs(y))) <= 1e-4, (run, name, np.max(np.abs(x - y)))
 
 
-def test_perceptron_killed_and_resumed_then_evaluated_on_4_processes(tmp_path):
+def test_perceptron_2x2_devices_killed_and_resumed_then_evaluated_on_4_processes(tmp_path):
     opt = ["optimize", "--task", "perceptron", "--preset", "tiny", "--outer-lr", "0.5", "--outer-steps", "12",
            "--checkpoint-every", "1"]
-    one_process(opt + ["--out", str(tmp_path / "ref")])
+    ref = one_process(opt, tmp_path / "ref")
     multi = tmp_path / "multi"
     log = tmp_path / "launch.log"
     with open(log, "w") as err:
-        proc = launch(2, opt + ["--devices", "2", "--out", str(multi)], stderr=err, stdout=subprocess.DEVNULL)
+        proc = launch(2, opt + ["--devices", "4", "--out", str(multi)], 2, stderr=err, stdout=subprocess.DEVNULL)
         pids, t0 = None, time.monotonic()
         while time.monotonic() - t0 < 240:  # kill process 1 once two outer steps are checkpointed
             if pids is None and "pids" in log.read_text():
@@ -85,27 +89,23 @@ def test_perceptron_killed_and_resumed_then_evaluated_on_4_processes(tmp_path):
     assert "process 1 was killed" in log.read_text()
     assert not (multi / "summary.json").exists()
 
-    finished(launch(2, opt + ["--devices", "2", "--out", str(multi), "--resume"], stderr=subprocess.PIPE, text=True))
+    finished(launch(2, opt + ["--devices", "4", "--out", str(multi), "--resume"], 2, stderr=subprocess.PIPE,
+                    text=True))
     summary = json.loads((multi / "summary.json").read_text())
     assert 2 <= summary["resumed_from_outer_step"] < 12 and summary["outer_steps_run"] == 12
-    same_search(multi, tmp_path / "ref")
 
-    one_process(["evaluate", "--policy", str(tmp_path / "ref"), "--out", str(tmp_path / "ref-eval")])
     finished(launch(4, ["evaluate", "--policy", str(multi), "--devices", "4", "--out", str(tmp_path / "eval")],
                     stderr=subprocess.PIPE, text=True))
+    finished(ref)
+    same_search(multi, tmp_path / "ref")
     same_evaluation(tmp_path / "eval", tmp_path / "ref-eval")
 
 
-def test_lm_on_2_processes_with_2_devices_each(tmp_path):
+def test_lm_on_2_processes(tmp_path):
     opt = ["optimize", "--task", "lm", "--preset", "tiny", "--n-val", "0", "--outer-steps", "2", "--memory", "theta",
            "--eval-every", "2"]
-    ref = subprocess.Popen(  # the one-process reference runs beside the launch (their waits overlap)
-        [sys.executable, "-c", "import sys; from learning_law.cli import main; a = sys.argv[1:]; "
-         "sys.exit(main(a[:-1] + ['--quiet']) or main(['evaluate', '--policy', a[-2], '--out', a[-1], '--quiet']))",
-         *opt, "--out", str(tmp_path / "ref"), str(tmp_path / "ref-eval")], env=ENV, stderr=subprocess.PIPE, text=True)
-    finished(subprocess.Popen(CLI + ["launch", "--processes", "2", "--local-devices", "2", "--", *opt, "--devices", "4",
-                                     "--out", str(tmp_path / "multi"), "--quiet"], env=ENV, stderr=subprocess.PIPE,
-                              text=True))
+    ref = one_process(opt, tmp_path / "ref")
+    finished(launch(2, opt + ["--devices", "2", "--out", str(tmp_path / "multi")], stderr=subprocess.PIPE, text=True))
     finished(launch(2, ["evaluate", "--policy", str(tmp_path / "multi"), "--devices", "2", "--out",
                         str(tmp_path / "eval")], stderr=subprocess.PIPE, text=True))
     finished(ref)
