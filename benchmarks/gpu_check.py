@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=None, help="T of the LM run (default 400; --tiny: the preset's)")
     p.add_argument("--outer-steps", type=int, default=2, help="LM outer steps to time, in [1, 20]")
     p.add_argument("--micro-batch", type=int, default=2048, help="LM sequences per forward chunk (0: all)")
+    p.add_argument("--corpus", default="default",
+                   help="LM text (as learning-law's --corpus): the embedded corpus has ~300 words, so |V| and the "
+                        "logits are smaller than the paper's 5000; tinystories:PATH (a local copy) gives |V| 5000")
     p.add_argument("--perceptron-outer-steps", type=int, default=3, help="perceptron outer steps to time, in [1, 20]")
     p.add_argument("--matmul-precision", default=PR.DEFAULT, choices=PR.CHOICES, help=PR.HELP)
     p.add_argument("--out", type=Path, default=None,
@@ -140,12 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device {device} ({device.platform}); presets {preset}", flush=True)
     with PR.matmul_precision(args.matmul_precision):
         lm = C.get_preset("lm", preset)
-        tcfg = dataclasses.replace(lm.task, micro_batch=args.micro_batch if not args.tiny else lm.task.micro_batch)
+        tcfg = dataclasses.replace(lm.task, micro_batch=args.micro_batch if not args.tiny else lm.task.micro_batch,
+                                   corpus=args.corpus)
         inner = dataclasses.replace(lm.inner, steps=args.steps or (lm.inner.steps if args.tiny else 400))
         t0 = time.perf_counter()
         task = build_task("lm", tcfg)
         result["lm_task_s"] = time.perf_counter() - t0
-        print(f"LM task built in {result['lm_task_s']:.1f} s (N={task.n_train}, |theta|={task.n_params:,}); "
+        result["lm_sizes"] = {"n_train": task.n_train, "vocab_size": task.vocab_size, "n_params": task.n_params,
+                              "corpus": args.corpus}
+        print(f"LM task built in {result['lm_task_s']:.1f} s (N={task.n_train}, |V|={task.vocab_size}, "
+              f"|theta|={task.n_params:,}); "
               f"timing {args.outer_steps} outer steps at T={inner.steps}", flush=True)
         run = time_search(task, inner, lm.outer, args.outer_steps)
         run["measured_peak"] = peak_memory(device)
