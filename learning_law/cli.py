@@ -350,10 +350,32 @@ COMMANDS = {"train": cmd_train, "optimize": cmd_optimize, "evaluate": cmd_evalua
             "reproduce": cmd_reproduce, "list-presets": cmd_list_presets}
 
 
+def _join_processes() -> bool:
+    """Join the multi-process run the environment describes (LEARNING_LAW_COORDINATOR, set by a cluster
+    job or by ``learning-law launch``); jax is imported only then. Before any JAX computation."""
+    import os
+
+    from learning_law.distributed import ENV_COORDINATOR
+
+    if not os.environ.get(ENV_COORDINATOR):
+        return False
+    from learning_law.distributed import initialize_from_env
+
+    return initialize_from_env()
+
+
+def _is_writer() -> bool:
+    from learning_law.distributed import is_writer
+
+    return is_writer()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     t0 = time.perf_counter()
     try:
+        if args.command != "launch" and _join_processes() and hasattr(args, "quiet"):
+            args.quiet = args.quiet or not _is_writer()  # one progress bar: process 0's
         with PR.matmul_precision(args.matmul_precision):
             code = COMMANDS[args.command](args)
     except UsageError as e:

@@ -35,6 +35,7 @@ from learning_law import config as C
 from learning_law import optimizers as O
 from learning_law import precision as PR
 from learning_law import record as R
+from learning_law.distributed import to_host
 from learning_law.errors import NumericalError, UsageError
 from learning_law.inner import eval_losses, lr_schedule, mean_loss, run_chunk
 from learning_law.policy import constant as constant_policy
@@ -259,7 +260,7 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
             c = min(chunk, steps - done)
             carry, rec = compiled[c](carry, task.train, task.dev, task.test, jnp.asarray(etas[done:done + c]),
                                      jnp.int32(done))
-            rec = jax.device_get(rec)
+            rec = to_host(rec)
             parts.append(rec)
             limit = check_chunk(rec, done, limit, parts, out, f"{label}, lr={inner.lr}",
                                 "try a smaller --lr or a smaller tau")
@@ -277,7 +278,7 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
     result = assemble_records(parts, final_dev, final_test, steps, inner.record_every)
     dev_loss, test_loss = result["dev_loss"], result["test_loss"]
     gamma = np.concatenate([p["gamma"] for p in parts]).astype(np.float32)
-    result.update(gamma_recorded=gamma[result["record_steps"]], gamma=gamma, params_final=jax.device_get(params))
+    result.update(gamma_recorded=gamma[result["record_steps"]], gamma=gamma, params_final=to_host(params))
     for key in ("ct_precond", "batch_idx"):  # Adam's preconditioned contribution; the mini-batch schedule
         if key in parts[0]:
             result[key] = np.concatenate([p[key] for p in parts])

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from functools import partial
@@ -55,6 +56,7 @@ from learning_law import record as R
 from learning_law import search as S
 from learning_law import selection as SEL
 from learning_law.selection import EVAL_FIELDS, STOPS, SearchState
+from learning_law.distributed import is_writer, to_host
 from learning_law.errors import NumericalError, UsageError
 from learning_law.inner import lr_schedule
 from learning_law.metagrad import auc_and_grad
@@ -155,8 +157,8 @@ def optimize(
         tree = _restore_latest_good(mngr, st.tree(), progress)
         if tree is not None:
             st.load(tree, task.mesh)
-    elif (out / "summary.json").exists():
-        (out / "summary.json").unlink()
+    elif is_writer():
+        (out / "summary.json").unlink(missing_ok=True)
     start, stopped_before = st.done, bool(st.stop)
     _rewrite_metrics(out, st, start)
 
@@ -178,7 +180,7 @@ def optimize(
             auto = S.AutoState(st.gamma, f, st.mom[0], st.mom[1], t, t_prev, alpha)
     t0 = time.perf_counter()
     with bar(K, f"optimize ({outer.search})", progress, unit="outer step") as pbar, \
-            open(out / "metrics.jsonl", "a") as log:
+            open(out / "metrics.jsonl" if is_writer() else os.devnull, "a") as log:
         pbar.update(start)
         try:
             for k in range(start, K if not st.stop else start):
@@ -306,12 +308,12 @@ def _num(x) -> float | None:
 
 
 def _finish(task, inner, outer, out, st: SearchState, etas, opt, value, val, wall, resumed_from=0) -> dict:
-    last = np.asarray(st.gamma)
+    last = to_host(st.gamma)
     auc_last = float(value(st.gamma)[0]) if np.all(np.isfinite(last)) else math.nan
     auc0 = float(st.auc[0])
     if task.val is None:  # the last policy of a fixed search has not been a candidate yet
         st.consider(st.gamma, auc_last, auc_last, st.done, auc0)
-    gamma = np.asarray(st.best_gamma)
+    gamma = to_host(st.best_gamma)
     sel = int(st.best[2])
     if sel and np.isnan(st.evals[sel - 1, 0]):  # selected between evaluations: measure it as the others
         keep_gamma, keep_done = st.gamma, st.done
@@ -351,7 +353,7 @@ def _finish(task, inner, outer, out, st: SearchState, etas, opt, value, val, wal
         **{f"final_{name}": _num(v) for name, v in zip(EVAL_FIELDS, row)},
         **({f"selected_{name}": _num(v) for name, v in zip(EVAL_FIELDS, st.evals[sel - 1])} if sel else {}),
     }
-    if sel != st.done:
+    if sel != st.done and is_writer():
         print(f"note: the last policy (after {st.done} outer steps) is not the best; gamma.npy is the one after "
               f"{sel} ({summary['selected_by']}); the last is gamma_last.npy", file=sys.stderr)
     R.write_json(out / "summary.json", summary)

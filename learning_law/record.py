@@ -45,8 +45,23 @@ def versions() -> dict[str, str]:
     return out
 
 
+def is_writer() -> bool:
+    """Whether this process writes files: always, but in a multi-process run only process 0 (the others
+    compute the same values; :mod:`learning_law.distributed`). Without jax imported, one process."""
+    if "jax" not in sys.modules:  # the CLI's start-up and pure-file commands need not import jax
+        return True
+    from learning_law.distributed import is_writer as writer
+
+    return writer()
+
+
 def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(fileobj)`` on a temporary file beside ``path``, fsync, then rename onto ``path``."""
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, fsync, then rename onto ``path``.
+
+    Only the writing process writes (:func:`is_writer`); on the others this is a no-op.
+    """
+    if not is_writer():
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -120,17 +135,52 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def save_npy(path: str | os.PathLike, array) -> None:
-    """Atomically write one array as ``.npy`` (memory-mappable with ``np.load(mmap_mode='r')``)."""
-    arr = np.asarray(array)
+    """Atomically write one array as ``.npy`` (memory-mappable with ``np.load(mmap_mode='r')``).
+
+    An array sharded over several processes is gathered first, by every process (a collective).
+    """
+    arr = _host(array)
     atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False))
 
 
 def save_npz(path: str | os.PathLike, **arrays) -> None:
-    atomic_write(path, lambda f: np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()}))
+    arrays = {k: _host(v) for k, v in arrays.items()}
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def _host(array) -> np.ndarray:
+    if "jax" in sys.modules:
+        from learning_law.distributed import to_host
+
+        array = to_host(array)
+    return np.asarray(array)
 
 
 def prepare_out_dir(path: str | os.PathLike, overwrite: bool = False, resume: bool = False) -> Path:
-    """Create the output folder; refuse a non-empty one unless ``overwrite`` or ``resume``."""
+    """Create the output folder; refuse a non-empty one unless ``overwrite`` or ``resume``.
+
+    In a multi-process run process 0 checks and prepares the folder and tells the others its verdict
+    (they would otherwise race with its first files, or wait forever for a process that refused).
+    """
+    if "jax" not in sys.modules:  # a multi-process run has imported it long before
+        return _prepare_out_dir(path, overwrite, resume)
+    from learning_law import distributed as D
+
+    if not D.multi_process():
+        return _prepare_out_dir(path, overwrite, resume)
+    error = None
+    if D.is_writer():
+        try:
+            _prepare_out_dir(path, overwrite, resume)
+        except UsageError as e:
+            error = e
+    D.agree(error is None, f"out={str(path)!r}")
+    if error is not None:
+        raise error
+    return Path(path)
+
+
+def _prepare_out_dir(path: str | os.PathLike, overwrite: bool, resume: bool) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise UsageError(f"out={str(path)!r} exists and is not a folder")

@@ -19,6 +19,7 @@ import numpy as np
 from learning_law import optimizers as O
 from learning_law.errors import NumericalError
 from learning_law import policy as P
+from learning_law.distributed import to_host
 from learning_law.inner import loss_curves
 from learning_law.metagrad import auc_of_policy
 from learning_law.sharding import place_policy
@@ -47,11 +48,12 @@ class SearchState:
         self.shape = (steps, n)
 
     def tree(self) -> dict:
-        return {"gamma": np.asarray(self.gamma), "auc": self.auc, "step_size": self.step_size,
-                "trials": self.trials, "evals": self.evals, "best_gamma": np.asarray(self.best_gamma),
+        """Host arrays (gathered from every process in a multi-process run: a collective)."""
+        return {"gamma": to_host(self.gamma), "auc": self.auc, "step_size": self.step_size,
+                "trials": self.trials, "evals": self.evals, "best_gamma": to_host(self.best_gamma),
                 "best": self.best, "scalars": self.scalars,
-                "z": np.asarray(self.gamma if self.mom is None else self.mom[0]),
-                "prev": np.asarray(self.gamma if self.mom is None else self.mom[1]),
+                "z": to_host(self.gamma if self.mom is None else self.mom[0]),
+                "prev": to_host(self.gamma if self.mom is None else self.mom[1]),
                 "step": np.asarray(self.done, np.int64), "stop": np.asarray(self.stop, np.int64)}
 
     def load(self, tree: dict, mesh) -> None:
@@ -118,7 +120,7 @@ def evaluate_policy(st: SearchState, task: Task, const_curves, etas, opt, val) -
 
 
 def curves(task: Task, gamma, etas, opt: O.InnerOpt = O.GD) -> tuple[np.ndarray, np.ndarray]:
-    gamma = place_policy(np.asarray(gamma), task.mesh)
+    gamma = place_policy(gamma, task.mesh)
     dev, test = loss_curves(task.per_example_loss, task.init_params, task.train, task.dev, task.test, gamma, etas,
                             opt)
     return np.asarray(dev), np.asarray(test)

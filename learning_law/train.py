@@ -20,6 +20,7 @@ from learning_law import policy as P
 from learning_law import record as R
 from learning_law import optimizers as O
 from learning_law import precision as PR
+from learning_law.distributed import to_host
 from learning_law.errors import NumericalError, UsageError
 from learning_law.inner import eval_losses, lr_schedule, run_chunk
 from learning_law.progress import bar
@@ -92,7 +93,7 @@ def train(
                 task.per_example_loss, params, task.train, task.dev, task.test,
                 place_policy(gamma[done:done + c], task.mesh), jnp.asarray(etas[done:done + c]),
                 inner.record_every, opt, opt_state, done)
-            rec = jax.device_get(rec)
+            rec = to_host(rec)
             parts.append(rec)
             limit = check_chunk(rec, done, limit, parts, out, f"lr={inner.lr}", "try a smaller --lr")
             auc_sum += float(rec["dev_loss"].sum())
@@ -107,7 +108,7 @@ def train(
 
     result = assemble_records(parts, final_dev, final_test, steps, inner.record_every)
     dev_loss, test_loss = result["dev_loss"], result["test_loss"]
-    result.update(gamma_recorded=np.asarray(gamma[result["record_steps"]]), params_final=jax.device_get(params))
+    result.update(gamma_recorded=np.asarray(gamma[result["record_steps"]]), params_final=to_host(params))
     for key in ("ct_precond", "batch_idx"):  # Adam's preconditioned contribution; the mini-batch schedule
         if key in parts[0]:
             result[key] = np.concatenate([p[key] for p in parts])
