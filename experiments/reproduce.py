@@ -18,7 +18,6 @@ as the paper's) are typed, in the experiment modules.
 from __future__ import annotations
 
 import dataclasses
-import math
 import shlex
 import time
 from pathlib import Path
@@ -27,6 +26,8 @@ from typing import Any, Callable
 import numpy as np
 
 from experiments import law_vs_paper
+from experiments.report_text import (CLOSE, _comparison, _interval, _overfit_note, _search_flags, _sim_fit_text,
+                                     _sim_trend, _sizes, _sizes_note, _val_text, fmt, search_text, verdict)
 from learning_law import analysis as A
 from learning_law import config as C
 from learning_law import record as R
@@ -34,7 +35,6 @@ from learning_law.evaluate import evaluate
 from learning_law.optimize import optimize
 from learning_law.tasks import build_task
 
-CLOSE = 0.2  # a number of ours is "close" to the paper's within this relative difference
 
 # (figure name, folder it reads: "opt" | "ev" | "policy", caption)
 FIGURE_LIST = (
@@ -166,30 +166,6 @@ def _other_search(p: C.Preset, task, out: Path, *, resume: bool, progress: bool,
             "ev_dir": ev_dir.name}
 
 
-def search_text(outer: C.OuterConfig) -> str:
-    """One phrase naming a search and its step."""
-    if outer.search == "auto":
-        return "the default search (`auto`: monotone accelerated projected gradient with backtracking, no step to set)"
-    return f"a fixed outer lr {outer.outer_lr:g} ({outer.schedule})"
-
-
-def _comparison(p, opt: dict, ev: dict, other: dict | None) -> str:
-    """The preset's search and the other one side by side (markdown), from their summaries."""
-    if other is None:
-        return ""
-    rows = [("search", p.outer, opt, ev, "`optimize/`, `evaluate/`"),
-            ("beside it", other["outer"], other["opt"], other["ev"], f"`{other['opt_dir']}/`, `{other['ev_dir']}/`")]
-    lines = ["| | search | outer steps run (stop) | selected step | seconds | rejected trials | dev AUC: constant -> "
-             "selected | test speed-up | dev speed-up | test AUC | folders |", "|" + " --- |" * 11]
-    for name, outer, o, e, where in rows:
-        lines.append(f"| {name} | {search_text(outer)} | {fmt(o.get('outer_steps_run'))} ({o.get('stop_reason', 'n/a')}) "
-                     f"| {fmt(o.get('selected_outer_step'))} | {fmt(o.get('wall_time_s'))} | {fmt(o.get('rejected_trials'))} "
-                     f"| {fmt(o.get('auc_constant'))} -> {fmt(o.get('auc_final'))} | {fmt(e['speedup'])} | "
-                     f"{fmt(e['speedup_dev'])} | {fmt(e['auc_test_policy'])} | {where} |")
-    return ("## The two searches\n\nThe numbers above are of the preset's search; the other search ran on the "
-            "same task, validation split and selection:\n\n" + "\n".join(lines) + "\n")
-
-
 def draw_figures(opt_dir: Path, ev_dir: Path, fig_dir: Path, *, n_boot: int = 100,
                  l0: float | None = None) -> dict[str, list[str]]:
     """Every figure of :data:`FIGURE_LIST` into ``fig_dir``; {name: written paths}."""
@@ -209,61 +185,6 @@ def draw_figures(opt_dir: Path, ev_dir: Path, fig_dir: Path, *, n_boot: int = 10
 
 
 # ----------------------------------------------------------------------------------------- report
-
-
-def fmt(x, digits: int = 4) -> str:
-    """How every number of ours is printed in the report (tests parse it back)."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
-    if isinstance(x, bool) or isinstance(x, str):
-        return str(x)
-    if isinstance(x, int):
-        return str(x)
-    return f"{x:.{digits}g}"
-
-
-def verdict(paper, ours) -> str:
-    """'close' within :data:`CLOSE` relative difference, else 'differs' and by how much (ours / paper's)."""
-    if not isinstance(paper, (int, float)) or ours is None or not math.isfinite(ours) or paper == 0:
-        return ""
-    ratio = ours / paper
-    if abs(ratio - 1) <= CLOSE:
-        return f"close ({ratio:.2f}x the paper's)"
-    return f"**differs** ({ratio:.2g}x the paper's)"
-
-
-def _interval(p: dict, key: str) -> str:
-    lo, hi = p.get(f"{key}_interval") or (None, None)
-    return "" if lo is None or hi is None else f" [{fmt(lo, 3)}, {fmt(hi, 3)}]"
-
-
-def _overfit_note(ev: dict, p, hint: str) -> str:
-    """A sentence, from the numbers, when the dev and test speed-ups disagree."""
-    dev, test = ev["speedup_dev"], ev["speedup"]
-    if dev <= 1.5 * test:
-        return (f"The speed-up on the held-out test split ({test:.2f}x) is close to the one on the dev split "
-                f"({dev:.2f}x): the policy generalises across draws of the desired distribution.\n")
-    n_dev = getattr(p.task, "n_dev", "the")
-    return (f"**The policy over-fits the desired examples.** On the {n_dev} dev examples it was optimised "
-            f"on, it learns {dev:.2f}x faster; on the held-out test split of the same distribution only "
-            f"{test:.2f}x. A policy has T x N = {p.inner.steps * p.task.n_train:,} free weights, enough to steer "
-            f"theta towards the dev set itself; see `figures/speedup_progress.png` for when the gap opens{hint}.\n")
-
-
-def _sim_trend(traj: dict, simfit: dict) -> tuple[str, str]:
-    """(ours, verdict) for the paper's claim that SIM grows with CR towards an asymptote."""
-    cps = traj["checkpoints"]
-    first, last = cps[0].get("sim_mean"), cps[-1].get("sim_mean")
-    rho = simfit.get("spearman_sim_cr")
-    ours = f"{fmt(first)} -> {fmt(last)}; Spearman(SIM, CR) over {len(cps)} policies = {fmt(rho, 3)}"
-    if first is None or last is None:
-        return ours, ""
-    if last > first and (rho is None or rho > 0.5):
-        return ours, "same direction"
-    if last > first:
-        return ours, "**partly**: final SIM above the constant's, but not monotone in CR"
-    return ours, "**misses**: SIM does not grow"
-
 
 def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj: dict, table1: dict,
            simfit: dict, figs: dict, out: Path, clock: dict, wall: float, l0: float | None,
@@ -391,42 +312,3 @@ Policy search: {fmt(opt.get('wall_time_s'))} s ({fmt(opt.get('seconds_per_outer_
 Versions: {", ".join(f"{k} {v}" for k, v in versions.items())}.
 """
 
-
-def _sizes_note(exp: Experiment) -> str:
-    if not exp.paper:
-        return ""
-    return " They are for the paper's own sizes (the `paper` preset); a smaller preset\nis not expected to match them."
-
-
-def _search_flags(outer: C.OuterConfig) -> str:
-    if outer.search == "auto":
-        return "--search auto"
-    return f"--search fixed --outer-lr {outer.outer_lr:g} --schedule {outer.schedule}"
-
-
-def _val_text(p) -> str:
-    n = getattr(p.task, "n_val", 0)
-    return (f"{n} validation examples, a draw of the desired distribution no search fits and the test split "
-            "never used for a choice" if n else "no validation split: the dev AUC decides")
-
-
-def _sizes(p) -> str:
-    parts = []
-    for key, label in (("n_dev", "dev"), ("n_test", "test"), ("dim", "d"), ("vocab_size", "|V|"),
-                       ("seq_len", "length")):
-        if hasattr(p.task, key):
-            parts.append(f"{label} = {getattr(p.task, key)}")
-    return (", " + ", ".join(parts)) if parts else ""
-
-
-def _sim_fit_text(simfit: dict) -> str:
-    if "error" in simfit:
-        return f"SIM vs CR: no fit ({simfit['error']})."
-    head = (f"SIM vs CR (Fig. 3B/7): fitted SIM = k ln(a / (b - CR)) over {simfit['n']} policies: "
-            f"k = {fmt(simfit['k'], 3)}, a = {fmt(simfit['a'], 3)}, b = {fmt(simfit['b'], 3)}, R^2 = "
-            f"{fmt(simfit['r2'], 3)}.")
-    if simfit["asymptote_identified"]:
-        return head + f" The fitted asymptote, the best compression the curve points to, is CR = {fmt(simfit['b'], 3)}."
-    return head + (" These points do not locate the asymptote (b sits at the edge of its search, or its standard "
-                   f"error {fmt(simfit['b_se'], 2)} exceeds its distance from the largest CR): the paper's "
-                   "SIM -> infinity as CR -> b is not resolved by this run.")

@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from experiments.reproduce import Experiment, fmt, reproduce
+from experiments.report_text import fmt
+from experiments.reproduce import Experiment, reproduce
 from learning_law import config as C
 from learning_law import record as R
 from learning_law.errors import UsageError

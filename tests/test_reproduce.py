@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.reproduce import FIGURE_LIST, fmt, verdict
+from experiments.report_text import fmt, verdict
+from experiments.reproduce import FIGURE_LIST
 from learning_law import record as R
 from learning_law.cli import main
 from plots import FIGURES

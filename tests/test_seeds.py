@@ -11,7 +11,7 @@ from scipy import stats
 
 from cli_runner import run
 from experiments.perceptron import EXPERIMENT
-from experiments.reproduce import fmt
+from experiments.report_text import fmt
 from experiments.seeds import HEADLINE, parse_seeds, reproduce_seeds
 from learning_law import record as R
 
