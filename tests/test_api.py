@@ -170,6 +170,8 @@ def _bad(**change):
     (dict(params={"w": jnp.zeros(3, jnp.int32)}), r"^params\['w'\] has dtype int32"),
     (dict(vocab_size=1), r"^vocab_size=1 is invalid"),
     (dict(config={"data": object()}), r"^config is invalid"),
+    (dict(correct=3), r"^correct=3 is invalid"),
+    (dict(correct=lambda p, b: jnp.mean(b["x"] @ p["w"] > 0)), r"^correct must return one 0/1 value .*got \(\)"),
 ])
 def test_bad_input_names_the_argument(change, match):
     with pytest.raises(UsageError, match=match):
@@ -186,3 +188,17 @@ def test_bad_options_and_policies_fail_before_training():
         ll.evaluate(task, np.full((3, 7), 1 / 7, np.float32), steps=3, record_every=1)
     inner, outer = ll.configs(outer_lr=0.5)  # as the CLI: a fixed step implies the fixed search
     assert outer.search == "fixed" and inner == learning_law.config.InnerConfig()
+
+
+def test_correct_gives_the_test_accuracy_of_both_runs():
+    def correct(p, b):  # bool per example: the prediction's sign agrees with the label
+        return (b["x"] @ p["w"] > 0) == (b["y"] > 0.5)
+
+    task = ll.make_task(**_bad(correct=correct))
+    res = ll.evaluate(task, np.full((6, 8), 1 / 8, np.float32), **FAST)
+    acc = res.summary["test_accuracy_constant"]
+    # by hand: train the constant run's final params again and count
+    w = np.asarray(ll.train(task, **FAST)["params_final"]["w"])
+    t = SPLITS["test"]
+    assert acc == pytest.approx(float(np.mean((np.asarray(t["x"]) @ w > 0) == (np.asarray(t["y"]) > 0.5))))
+    assert res.summary["test_accuracy_policy"] == pytest.approx(acc)  # the policy is the constant one here

@@ -142,18 +142,22 @@ def _check_params(params: PyTree) -> None:
             raise UsageError(f"params{jax.tree_util.keystr(path)} holds NaN/inf")
 
 
-def _check_loss(loss_fn: PerExampleLossFn, params: PyTree, split: PyTree, name: str, n: int) -> None:
-    """The loss on ``min(2, n)`` examples of ``split`` must give a float vector of that length (shape only)."""
+def _check_loss(loss_fn: PerExampleLossFn, params: PyTree, split: PyTree, name: str, n: int,
+                arg: str = "loss") -> None:
+    """``arg`` (the loss, or ``correct``) on ``min(2, n)`` examples of ``split`` must give a vector of that
+    length (shape only): float for the loss, float/int/bool for ``correct``."""
     k = min(2, n)
     head = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct((k,) + np.shape(a)[1:], _dtype(a)), split)
     spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(np.shape(a), _dtype(a)), params)
     try:
         out = jax.eval_shape(loss_fn, spec, head)
     except Exception as e:  # noqa: BLE001 - any failure of the user's function is reported with its cause
-        raise UsageError(f"loss failed on a batch of {k} {name} examples ({type(e).__name__}: {e})") from e
+        raise UsageError(f"{arg} failed on a batch of {k} {name} examples ({type(e).__name__}: {e})") from e
     shape, dtype = getattr(out, "shape", None), getattr(out, "dtype", None)
-    if shape != (k,) or dtype is None or not np.issubdtype(dtype, np.floating):
-        raise UsageError(f"loss must return one float loss per example: shape ({k},) for a batch of {k} "
+    kinds = (np.floating,) if arg == "loss" else (np.floating, np.integer, np.bool_)
+    if shape != (k,) or dtype is None or not any(np.issubdtype(dtype, t) for t in kinds):
+        what = "one float loss" if arg == "loss" else "one 0/1 value"
+        raise UsageError(f"{arg} must return {what} per example: shape ({k},) for a batch of {k} "
                          f"{name} examples, got {shape if shape is not None else type(out).__name__} "
                          f"{dtype if dtype is not None else ''}".rstrip()
                          + " (do not average over the batch; the policy weighs each example)")
@@ -185,6 +189,7 @@ def make_task(
     name: str = "custom",
     config: Any = None,
     devices: int = 1,
+    correct: Callable | None = None,
 ) -> Task:
     """A :class:`Task` from a per-example loss, initial parameters and data splits.
 
@@ -205,6 +210,8 @@ def make_task(
       config: a dict (or a dataclass) of JSON-able values describing the task, stored in config.json
         (default: the name, the loss's name and kind, the split sizes and the parameter count).
       devices: split the train examples over this many devices (:mod:`learning_law.sharding`).
+      correct: optional ``(model, batch) -> [n]``, 1 where the prediction is the label (same first
+        argument as ``loss``); with it, ``evaluate`` reports each run's final test accuracy.
 
     Raises:
       UsageError naming the argument, before any training: splits whose leaves disagree on the leading
@@ -219,7 +226,11 @@ def make_task(
         raise UsageError(f"name={name!r} is invalid: allowed a non-empty string")
     if config is not None:
         _check_config(config)
+    if correct is not None and not callable(correct):
+        raise UsageError(f"correct={correct!r} is invalid: allowed None or a function (params, batch) -> [n]")
     loss_fn, params = split_params(loss, params, apply)
+    correct_fn = None if correct is None else PerExampleLossFn(correct, loss_fn.kind, loss_fn.graphdef,
+                                                                 loss_fn.rest, loss_fn.apply)
     _check_params(params)
     params = jax.tree_util.tree_map(jnp.asarray, params)
     test_is_dev = test is None
@@ -229,13 +240,15 @@ def make_task(
         sizes[split_name] = _rows(split, split_name, optional=split_name == "val")
         if split is not None:
             _check_loss(loss_fn, params, split, split_name, sizes[split_name])
+            if correct_fn is not None:
+                _check_loss(correct_fn, params, split, split_name, sizes[split_name], arg="correct")
     to_device = partial(jax.tree_util.tree_map, jnp.asarray)
     desc = {"name": name, "loss": describe(loss), "kind": loss_fn.kind, "test_is_dev": test_is_dev,
             **{f"n_{k}": v for k, v in sizes.items()},
             "n_params": int(sum(np.size(x) for x in jax.tree_util.tree_leaves(params)))}
     task = Task(name=name, train=to_device(train), dev=to_device(dev), test=to_device(test), init_params=params,
                 per_example_loss=loss_fn, vocab_size=vocab_size, config=desc if config is None else config,
-                val=None if val is None else to_device(val))
+                val=None if val is None else to_device(val), correct=correct_fn)
     if devices != 1:
         from learning_law.sharding import example_mesh, shard_task
 
