@@ -7,6 +7,7 @@ import pytest
 from scipy.ndimage import gaussian_filter1d
 
 from theory import scaling as S
+from theory.scaling.bootstrap import _block_indices
 
 # (L0, B, beta): the paper's Table 1 magnitudes (Transformer), then perceptron-like curves.
 CURVES = [(0.051, 3.16e8, 0.12), (0.051, 1.99e7, 0.14), (0.02, 50.0, 0.7), (0.15, 300.0, 0.35),
@@ -321,7 +322,7 @@ def test_bootstrap_refits_are_the_fit_of_resampled_raw_curves(method):
     draws = []
     for _ in range(n_boot):
         Lb = L.copy()
-        Lb[keep] = np.exp(log_fit + resid[S._block_indices(resid.size, blk, rng)])
+        Lb[keep] = np.exp(log_fit + resid[_block_indices(resid.size, blk, rng)])
         f = fit_fn(T_BOUND, Lb, t_min=t_min, sigma=sigma)
         draws.append((f.L0, f.B, f.beta))
     draws = np.array(draws)

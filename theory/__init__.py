@@ -10,7 +10,8 @@ Modules, one per concept of the paper (Gu et al., 2024, arXiv 2402.17759):
 - :mod:`theory.certificate` -- exact adjoint gradient of the AUC and the KKT residual on the simplices.
 - :mod:`theory.coding`     -- an exact arithmetic (range) coder: prequential code length made real (App. A).
 - :mod:`theory.scaling`    -- scaling law of the loss curve (Eq. 8), its fits with bootstrap intervals,
-  acceleration ratio (Eq. 9), Chinchilla L(N, D).
+  acceleration ratio (Eq. 9), Chinchilla L(N, D); a package: ``law``, ``robust``, ``paper``,
+  ``chinchilla``, ``bootstrap``, ``fitting``.
 - :mod:`theory.intervals`  -- error bars over seeds: mean, sd, Student t interval of the mean.
 """
 
