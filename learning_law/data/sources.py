@@ -10,12 +10,12 @@ replace a position with a random token); the paper's text says 50% x 20, its fig
 from __future__ import annotations
 
 import os
-import re
 import warnings
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
+from learning_law.data.text import read_utf8, split_stories
 from learning_law.errors import UsageError
 
 MIN_CHARS = 10  # stories of at most this many characters are dropped (paper: "longer than 10 characters")
@@ -23,35 +23,46 @@ CORPORA = '"default", "text:PATH", "tinystories:PATH" or "tinystories:download"'
 OPS = ("repeat", "drop_last", "replace")
 
 
+@dataclass(frozen=True)
+class LMData:
+    """Token-id splits of one LM experiment.
+
+    Attributes:
+      train: int32 [N, L+1] token ids (padded with pad_id); noise already applied.
+      dev: int32 [K, L+1] (clean): the desired data.
+      test: int32 [K', L+1] (clean).
+      vocab_size: |V| including the special tokens.
+      pad_id: padding id; a target equal to pad_id is never a target.
+      unk_id: id of out-of-vocabulary words.
+      noisy_rows: bool [N]: rows of train that received noise edits.
+      entropy_per_token: nats; the irreducible loss per target token of the dev/test sequences: the
+        expected -log p of the true model (the grammar) over the coded (non-pad) target positions 1..L of
+        a window of the first L+1 tokens of a story, total over total (corpus.window_entropy). Exact for
+        the embedded corpus when the tokenizer covers every word that can occur in a window; None
+        otherwise (and for other corpora).
+      tokenizer: WordTokenizer: encode(str) -> list[int], decode(list[int]) -> str, vocab (list[str]).
+      description: e.g. "embedded grammar corpus (seed 0, 20000 stories)".
+      entropy_per_sequence: nats; the same expectation taken per sequence (mean over sequences of each
+        sequence's mean-token loss), the floor of a dev loss defined that way. Equal to
+        entropy_per_token when every story is longer than L+1 tokens (the embedded corpus for L <= 97).
+      val: int32 [K'', L+1] (clean) validation sequences, or None: the policy search selects on them.
+    """
+
+    train: np.ndarray
+    dev: np.ndarray
+    test: np.ndarray
+    vocab_size: int
+    pad_id: int
+    unk_id: int
+    noisy_rows: np.ndarray
+    entropy_per_token: float | None
+    tokenizer: object
+    description: str
+    entropy_per_sequence: float | None = None
+    val: np.ndarray | None = None
+
+
 # ------------------------------------------------------------------------------------------ reading
-def read_utf8(path: str | os.PathLike, field: str = "corpus") -> str:
-    """The text of a UTF-8 file, or a UsageError naming the file and what is wrong with it."""
-    p = Path(path).expanduser()
-    if p.is_symlink():  # tfds reads local copies through links in its manual_dir: name the real file
-        p = p.resolve()
-    if not p.exists():
-        raise UsageError(f"{field}: file {str(p)!r} does not exist")
-    if not p.is_file():
-        raise UsageError(f"{field}: {str(p)!r} is not a file")
-    data = p.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{field}: file {str(p)!r} is not UTF-8 text (invalid byte at offset {e.start}); "
-                         f"convert it, e.g. iconv -f latin1 -t utf-8") from None
-    if not text.strip():
-        raise UsageError(f"{field}: file {str(p)!r} is empty")
-    return text.lstrip("\ufeff")
-
-
-def split_stories(text: str) -> list[str]:
-    """Stories of a plain text: blank-line separated paragraphs if there are blank lines, else lines.
-    Whitespace inside a story is collapsed to single spaces."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    parts = re.split(r"\n\s*\n", text) if re.search(r"\n\s*\n", text.strip()) else text.split("\n")
-    return [" ".join(p.split()) for p in parts if p.strip()]
-
-
 def read_text_stories(path: str | os.PathLike) -> list[str]:
     """Stories of any UTF-8 text file (see :func:`split_stories`)."""
     return split_stories(read_utf8(path, "corpus=text:PATH"))
@@ -191,7 +202,6 @@ def load_lm_data(corpus: str, *, n_train: int, n_dev: int, n_test: int, seq_len:
     Returns:
       LMData (see learning_law.data.LMData).
     """
-    from learning_law.data import LMData
     from learning_law.data.tokenizer import train_tokenizer
 
     n_train = _check_int("n_train", n_train, 1)

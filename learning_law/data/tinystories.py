@@ -23,6 +23,7 @@ import os
 import re
 from pathlib import Path
 
+from learning_law.data.text import read_utf8, split_stories
 from learning_law.errors import UsageError
 
 HF_BASE = "https://huggingface.co/datasets/roneneldan/TinyStories/resolve/main/"
@@ -42,8 +43,6 @@ def _clean(story) -> str:
 
 def read_txt(path: Path) -> list[str]:
     """Stories of an official .txt file: separated by <|endoftext|> (else by blank lines)."""
-    from learning_law.data.sources import read_utf8, split_stories
-
     text = read_utf8(path, "corpus=tinystories:PATH")
     if EOT in text:
         return [s for s in (_clean(p) for p in text.split(EOT)) if s]
@@ -52,8 +51,6 @@ def read_txt(path: Path) -> list[str]:
 
 def read_json(path: Path) -> list[str]:
     """Stories of a .json list (or .jsonl lines) of objects with a "story" (or "text") field."""
-    from learning_law.data.sources import read_utf8
-
     text = read_utf8(path, "corpus=tinystories:PATH")
     try:
         if path.suffix == ".jsonl":
