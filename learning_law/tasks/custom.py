@@ -167,11 +167,11 @@ def _check_config(config) -> None:
     """config.json must hold it: a dict or a dataclass of JSON-able values."""
     import json
 
-    from learning_law import config as C
     from learning_law import record as R
+    from learning_law.run_config import asdict
 
     try:
-        json.dumps(R._jsonable(C.asdict(config)))
+        json.dumps(R._jsonable(asdict(config)))
     except (TypeError, ValueError) as e:
         raise UsageError(f"config is invalid: allowed a dict or a dataclass of JSON-able values ({e})") from None
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from learning_law.config import InnerConfig, OuterConfig, Preset
 from learning_law.errors import require
+from learning_law.run_config import InnerConfig, OuterConfig, Preset
 from learning_law.tasks.base import Task
 
 MIN_VOCAB = 8  # a few special tokens plus some words; anything smaller cannot hold a language

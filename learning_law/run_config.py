@@ -1,0 +1,190 @@
+"""The configs of one run as frozen dataclasses (one CLI option maps to one field): the perceptron task,
+the inner run, the policy search, and a :class:`Preset` bundling them; ``asdict`` / :func:`from_dict` /
+:func:`override` for config.json and the command line.
+
+Every dataclass validates itself on construction, so a bad value fails before any computation with a
+message naming the field, the value and the allowed range. ``asdict`` of the configs is what a run's
+``config.json`` stores; :func:`from_dict` rebuilds them, so a record re-runs exactly. The named presets of
+each task are in :mod:`learning_law.config`, which re-exports everything here; task modules import this
+module (not :mod:`learning_law.config`, which imports them to collect their presets).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from learning_law.errors import UsageError, require
+
+MEMORY_STRATEGIES = ("full", "theta", "block")
+INNER_OPTIMIZERS = ("gd", "sgd", "momentum", "adam")
+SEARCHES = ("auto", "fixed")  # learning_law.search
+
+
+@dataclass(frozen=True)
+class PerceptronConfig:
+    """The perceptron task (paper Section 4.2, App. D): logistic regression without bias."""
+
+    dim: int = 128  # input dimension d
+    n_train: int = 4096  # N, the examples the policy weights
+    n_dev: int = 512  # desired-loss split (the objective)
+    n_test: int = 512  # second draw of the desired distribution; metrics are reported on it
+    n_val: int = 2048  # third draw: the search selects its policy on it (0: none); synthetic data cost nothing,
+    #                    and 512 is too few to rank policies whose AUCs differ by 1% (measured on the paper preset)
+    train_mean: float = 0.0  # train inputs x ~ N(train_mean, train_std^2 I)
+    train_std: float = 3.0
+    eval_mean: float = 0.5  # dev/test inputs x ~ N(eval_mean, eval_std^2 I): a covariate shift
+    eval_std: float = 1.0
+    teacher_scale: float | None = None  # w* = teacher_scale * N(0, I); None -> sqrt(dim)
+    label_noise: float = 0.0  # probability that a *train* label is flipped
+    init_std: float = 0.0  # theta_0 = init_std * N(0, I); 0 -> zeros
+    seed: int = 0  # every array of the task derives from jax.random.key(seed)
+
+    def __post_init__(self):
+        for name in ("dim", "n_train", "n_dev", "n_test"):
+            v = getattr(self, name)
+            require(isinstance(v, int) and v >= 1, name, v, "an integer >= 1")
+        for name in ("train_std", "eval_std"):
+            v = getattr(self, name)
+            require(math.isfinite(v) and v > 0, name, v, "a finite number > 0")
+        for name in ("train_mean", "eval_mean"):
+            v = getattr(self, name)
+            require(math.isfinite(v), name, v, "a finite number")
+        if self.teacher_scale is not None:
+            require(math.isfinite(self.teacher_scale) and self.teacher_scale > 0, "teacher_scale",
+                    self.teacher_scale, "a finite number > 0")
+        require(isinstance(self.n_val, int) and self.n_val >= 0, "n_val", self.n_val,
+                "an integer >= 0 (0: no validation split)")
+        require(0.0 <= self.label_noise <= 0.5, "label_noise", self.label_noise, "[0, 0.5]")
+        require(math.isfinite(self.init_std) and self.init_std >= 0, "init_std", self.init_std,
+                "a finite number >= 0")
+        require(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "an integer >= 0")
+
+
+@dataclass(frozen=True)
+class InnerConfig:
+    """The inner run: T steps of gamma-weighted full-batch gradient descent."""
+
+    steps: int = 2000  # T
+    lr: float = 0.1  # eta
+    warmup_steps: int = 0  # eta rises linearly over these steps (0: constant eta)
+    record_every: int = 10  # stride of the per-example records (train losses, contributions)
+    optimizer: str = "gd"  # gd (the paper's) | sgd | momentum | adam; see optimizers.py
+    batch_size: int = 0  # examples per step, drawn from a seeded schedule (0: full batch)
+    batch_seed: int = 0  # seed of the mini-batch schedule
+    momentum: float = 0.9  # for optimizer=momentum
+    b1: float = 0.9  # Adam's first-moment decay
+    b2: float = 0.999  # Adam's second-moment decay
+    eps: float = 1e-8  # Adam's epsilon
+
+    def __post_init__(self):
+        require(isinstance(self.steps, int) and 1 <= self.steps <= 10_000_000, "steps", self.steps,
+                "an integer in [1, 10000000]")
+        require(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "a finite number > 0")
+        require(isinstance(self.warmup_steps, int) and 0 <= self.warmup_steps <= self.steps,
+                "warmup_steps", self.warmup_steps, f"an integer in [0, steps={self.steps}]")
+        require(isinstance(self.record_every, int) and 1 <= self.record_every <= self.steps,
+                "record_every", self.record_every, f"an integer in [1, steps={self.steps}]")
+        require(self.optimizer in INNER_OPTIMIZERS, "optimizer", self.optimizer, f"one of {INNER_OPTIMIZERS}")
+        require(isinstance(self.batch_size, int) and self.batch_size >= 0, "batch_size", self.batch_size,
+                "an integer >= 0 (0: full batch; at most n_train)")
+        require(isinstance(self.batch_seed, int) and self.batch_seed >= 0, "batch_seed", self.batch_seed,
+                "an integer >= 0")
+        require(math.isfinite(self.momentum) and 0 <= self.momentum < 1, "momentum", self.momentum, "[0, 1)")
+        for name in ("b1", "b2"):
+            v = getattr(self, name)
+            require(math.isfinite(v) and 0 <= v < 1, name, v, "[0, 1)")
+        require(math.isfinite(self.eps) and self.eps > 0, "eps", self.eps, "a finite number > 0")
+
+
+@dataclass(frozen=True)
+class OuterConfig:
+    """The policy search on gamma (paper Section 4.1); update rules in :mod:`learning_law.search`."""
+
+    outer_steps: int = 500  # K, outer steps (at most: patience or a stationary point stop it earlier)
+    search: str | None = None  # auto: step found by backtracking, nothing to tune | fixed: outer_lr + schedule
+    #                            None: fixed when outer_lr is given, else auto (config.json stores the choice)
+    outer_lr: float | None = None  # fixed search only: eps at outer step 0
+    schedule: str = "linear"  # fixed search only: "linear" (decay to 0 over K) or "constant"
+    select: str = "auc"  # gamma.npy = the policy with the best validation AUC | "speedup": validation speed-up
+    patience: int = 100  # stop after this many outer steps without a better selected policy (0: never)
+    frozen_steps: int = 0  # the first inner steps keep the constant policy (not optimised)
+    memory: str = "theta"  # full | theta | block: what the backward pass stores (see optimize.py)
+    block_size: int = 0  # for memory="block": steps per stored theta; 0 -> round(sqrt(T))
+    save_every: int = 100  # save the policy gamma every k outer steps (plus the last)
+    checkpoint_every: int = 10  # orbax checkpoint of the whole outer state every k outer steps
+    eval_every: int = 10  # every k outer steps: validation AUC (selection), test AUC, dev/test speed-ups
+
+    def __post_init__(self):
+        require(isinstance(self.outer_steps, int) and self.outer_steps >= 1, "outer_steps",
+                self.outer_steps, "an integer >= 1")
+        if self.search is None:
+            object.__setattr__(self, "search", "auto" if self.outer_lr is None else "fixed")
+        require(self.search in SEARCHES, "search", self.search, f"one of {SEARCHES}")
+        if self.search == "fixed":
+            require(self.outer_lr is not None, "outer_lr", self.outer_lr,
+                    "a finite number > 0 with search='fixed' (or search='auto', which needs none)")
+        else:
+            require(self.outer_lr is None, "outer_lr", self.outer_lr,
+                    "None with search='auto' (it finds its own step; give search='fixed' for a fixed one)")
+        if self.outer_lr is not None:
+            require(math.isfinite(self.outer_lr) and self.outer_lr > 0, "outer_lr", self.outer_lr,
+                    "a finite number > 0")
+        require(self.schedule in ("linear", "constant"), "schedule", self.schedule,
+                "'linear' or 'constant'")
+        require(self.select in ("auc", "speedup"), "select", self.select, "'auc' or 'speedup'")
+        require(isinstance(self.patience, int) and self.patience >= 0, "patience", self.patience,
+                "an integer >= 0 (0: no early stop)")
+        require(isinstance(self.frozen_steps, int) and self.frozen_steps >= 0, "frozen_steps",
+                self.frozen_steps, "an integer >= 0 (and < steps)")
+        require(self.memory in MEMORY_STRATEGIES, "memory", self.memory, f"one of {MEMORY_STRATEGIES}")
+        require(isinstance(self.block_size, int) and self.block_size >= 0, "block_size",
+                self.block_size, "an integer >= 0 (0: sqrt(T))")
+        require(isinstance(self.save_every, int) and self.save_every >= 1, "save_every",
+                self.save_every, "an integer >= 1")
+        require(isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 1,
+                "checkpoint_every", self.checkpoint_every, "an integer >= 1")
+        require(isinstance(self.eval_every, int) and self.eval_every >= 1, "eval_every", self.eval_every,
+                "an integer >= 1")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of configs for one task."""
+
+    name: str
+    task: PerceptronConfig
+    inner: InnerConfig
+    outer: OuterConfig
+    smooth_sigma: float = 0.0  # Gaussian smoothing (steps) for the second speed-up figure
+    description: str = ""
+    other_outer: OuterConfig | None = None  # reproduce: a second search run and reported beside `outer`
+
+
+def override(cfg, **changes):
+    """``dataclasses.replace`` with the None values dropped (CLI options left at their default)."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    names = {f.name for f in dataclasses.fields(cfg)}
+    unknown = set(changes) - names
+    if unknown:
+        raise UsageError(f"unknown setting(s) {sorted(unknown)} for {type(cfg).__name__}")
+    return dataclasses.replace(cfg, **changes)
+
+
+def from_dict(cls, data: dict):
+    """Rebuild a config dataclass from its ``asdict`` form (ignores keys it does not know)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def asdict(cfg) -> dict:
+    """A config as a dict for config.json: a dataclass's fields, or a dict as it is (the description a
+    task from :func:`learning_law.api.make_task` carries; no dataclass needed); None -> {}."""
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        return dataclasses.asdict(cfg)
+    if isinstance(cfg, dict):
+        return dict(cfg)
+    if cfg is None:
+        return {}
+    raise UsageError(f"config={cfg!r} is invalid: allowed a dataclass instance, a dict or None")
