@@ -106,7 +106,7 @@ def final_params(task: Task, run: dict, folder: Path):
     """theta_T of a run: in memory after training, else read back from ``folder/params_final.npz``."""
     if "params_final" in run:
         return run["params_final"]
-    from learning_law.api import load_params
+    from learning_law.params_io import load_params
 
     return load_params(folder, task.init_params)
 
