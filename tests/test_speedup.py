@@ -14,7 +14,7 @@ def test_reaches_the_target_at_a_known_step():
     ref = np.linspace(1.0, 0.5, 11)
     cand = np.array([1.0, 0.8, 0.7, 0.6, 0.45, 0.4, 0.35, 0.3, 0.3, 0.3, 0.3])
     out = speedup_ratio(ref, cand)
-    assert out == {"speedup": 2.5, "t_star": 4, "target": 0.5, "sigma": 0.0}
+    assert out == {"speedup": 2.5, "t_star": 4, "t_ref": 10, "target": 0.5, "sigma": 0.0}
     # t* = 1: the whole run's length over one step
     out = speedup_ratio(ref, np.array([1.0, 0.2] + [0.1] * 9))
     assert out["t_star"] == 1 and out["speedup"] == 10.0
@@ -26,7 +26,7 @@ def test_a_tie_with_the_target_counts_as_reached():
     out = speedup_ratio(ref, cand)
     assert out["t_star"] == 2 and out["speedup"] == 2.5
     # the same curve for both runs: t* = T, speed-up exactly 1
-    assert speedup_ratio(ref, ref) == {"speedup": 1.0, "t_star": 5, "target": 0.5, "sigma": 0.0}
+    assert speedup_ratio(ref, ref) == {"speedup": 1.0, "t_star": 5, "t_ref": 5, "target": 0.5, "sigma": 0.0}
     assert first_step_reaching([3.0, 2.0, 2.0], 2.0) == 1 and first_step_reaching([3.0, 2.5], 2.0) is None
 
 
@@ -38,6 +38,17 @@ def test_never_reaching_gives_the_reference_time_over_t():
     assert out["t_star"] is None and out["speedup"] == 0.75 and out["target"] == 0.3
     # a candidate that ends no better than where both started: 0 (the reference is there at t = 0)
     assert speedup_ratio(ref, np.array([1.0, 1.2, 1.1, 1.0, 1.0]))["speedup"] == 0.0
+
+
+def test_a_reference_that_falls_then_rises_counts_from_where_it_first_reached_its_final_loss():
+    # Over-fitting noisy labels: the reference is at its final loss 0.5 first at t = 2, on the way down.
+    ref = np.array([1.0, 0.7, 0.5, 0.3, 0.4, 0.5])
+    assert speedup_ratio(ref, ref)["speedup"] == 1.0  # not T / 2 = 2.5: a run is never faster than itself
+    out = speedup_ratio(ref, np.array([1.0, 0.4, 0.2, 0.2, 0.2, 0.2]))
+    assert (out["t_star"], out["t_ref"], out["speedup"]) == (1, 2, 2.0)
+    # never reached (ends at 0.6 > 0.5): below one, the reference's first step at 0.6 (t = 2) over T = 5
+    out = speedup_ratio(ref, np.array([1.0, 0.6, 0.55, 0.55, 0.58, 0.6]))
+    assert out["t_star"] is None and out["speedup"] == 0.4
 
 
 def test_t_star_zero_is_infinite_not_t():
@@ -67,7 +78,8 @@ def test_non_finite_curves_stop_with_the_step(bad, which):
 
 def test_the_shortest_run_has_one_step():
     # T = 1: the candidate is at the target after its single step, as the reference is
-    assert speedup_ratio([1.0, 0.5], [1.0, 0.4]) == {"speedup": 1.0, "t_star": 1, "target": 0.5, "sigma": 0.0}
+    assert speedup_ratio([1.0, 0.5], [1.0, 0.4]) == {"speedup": 1.0, "t_star": 1, "t_ref": 1, "target": 0.5,
+                                                     "sigma": 0.0}
 
 
 def test_shapes_are_checked():
