@@ -33,10 +33,10 @@ logits' size [N x L, |V|] (softmax, its derivatives, the scatter of the target g
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import gzip
 import json
+import os
 import re
 import statistics
 import tempfile
@@ -307,7 +307,7 @@ def main() -> int:
     prof = {"steps": pt, "memory": outer.memory,
             **profile(small, (p0, train, dev, g_small, e_small), logits_elems=n * length * mcfg.vocab_size)}
 
-    load = list(np.round(np.array(__import__("os").getloadavg()), 2))
+    load = [round(x, 2) for x in os.getloadavg()]
     _common.print_table(rows, columns=["part", "compile_s", "wall_s", "cpu_s", "reverse_wall_s", "metagrad/forward",
                                        "achieved_GFLOP/s", "of_peak", "of_lm_rate"],
                         title=f"LM {preset.name} preset (N={n}, L={length}, |V|={mcfg.vocab_size}, T={steps}); "
