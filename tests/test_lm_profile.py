@@ -1,0 +1,48 @@
+"""benchmarks/lm_profile.py runs end to end at the LM's tiny preset (--quick), and its JSON holds the parts of an
+outer step, the FLOP counts and the floor arithmetic its docstring states."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "lm_profile.py"
+
+
+def test_lm_profile_quick(tmp_path):
+    out = tmp_path / "lm_profile.json"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu",  # cheap LLVM settings: compile time dominates at tiny sizes
+           "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"}
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert res["quick"] and res["sizes"]["preset"] == "tiny" and len(res["load_average"]) == 3
+    rows = {r["part"]: r for r in res["rows"]}
+    memory = res["sizes"]["outer_memory"]
+    fwd, mg = rows["forward run (AUC only)"], rows[f"meta-gradient ({memory})"]
+    for r in (fwd, mg, rows["projection of gamma [T, N]"], rows["evaluation (2 loss_curves runs)"]):
+        assert r["wall_s"] > 0 and r["cpu_s"] > 0 and r["compile_s"] > 0
+    assert mg["reverse_wall_s"] == pytest.approx(mg["wall_s"] - fwd["wall_s"])
+    # Analytic FLOPs: the inner step is 3 x the train forward + the dev forward; the meta-gradient 3 x the run.
+    fl, s = res["flops"]["analytic_GFLOP"], res["sizes"]
+    assert fl["metagrad_useful"] == pytest.approx(3 * fl["forward_run"])
+    assert fl["forward_run"] == pytest.approx(s["steps"] * fl["inner_step"] + fl["inner_step"] / (
+        3 * s["n_train"] / s["n_dev"] + 1))
+    # XLA's count of step x T is the same order as the analytic one (softmax etc. are not in the analytic count).
+    xla = res["flops"]["xla_step_x_T_GFLOP"]
+    assert 0.5 < xla["forward_run"] / fl["forward_run"] < 2 and 0.5 < xla["metagrad_full"] / fl["metagrad_useful"] < 2
+    refs, floor = res["references"], res["floor"]
+    assert refs["matmul_peak_GFLOP/s"] > 0 and refs["lm_shapes_GFLOP/s"] > 0 and len(refs["lm_shapes"]) == 17
+    assert floor["floor_at_lm_rate_s"] == pytest.approx(fl["metagrad_useful"] / refs["lm_shapes_GFLOP/s"])
+    assert floor["target_3x_s"] == pytest.approx(17.0 / 3)
+    step = floor["outer_step_s"][memory]
+    assert step == pytest.approx(mg["wall_s"] + rows["projection of gamma [T, N]"]["wall_s"]
+                                 + rows["evaluation (2 loss_curves runs)"]["wall_s"] / s["eval_every"])
+    prof = res["profile"]
+    assert "error" in prof or (prof["op_seconds_total"] > 0 and set(prof["share"]) == {"matmul", "logits-sized",
+                                                                                          "other"})
+    assert "wrote" in proc.stdout
