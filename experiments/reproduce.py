@@ -32,7 +32,9 @@ from learning_law import analysis as A
 from learning_law import config as C
 from learning_law import record as R
 from learning_law.evaluate import evaluate
+from learning_law.errors import UsageError
 from learning_law.optimize import optimize
+from learning_law.run_config import override
 from learning_law.tasks import build_task
 
 
@@ -82,13 +84,15 @@ class Experiment:
 
 
 def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = False, overwrite: bool = False,
-              progress: bool = True, n_boot: int = 100, seed: int | None = None) -> Path:
+              progress: bool = True, n_boot: int = 100, seed: int | None = None,
+              task_changes: dict[str, Any] | None = None) -> Path:
     """Run the whole experiment into ``out``; returns the path of report.md.
 
     With ``resume`` finished parts are reused (an interrupted policy search continues) and only the
-    missing ones are computed. ``seed`` replaces the task config's seed (None: the preset's).
+    missing ones are computed. ``seed`` replaces the task config's seed (None: the preset's);
+    ``task_changes`` replaces other fields of the preset's task config (e.g. ``{"corpus": "tinystories:F"}``).
     """
-    p = C.get_preset(exp.task, preset)
+    p = preset_with(exp, preset, task_changes)
     if seed is not None:
         p = dataclasses.replace(p, task=dataclasses.replace(p.task, seed=seed))
     out = R.prepare_out_dir(out, overwrite=overwrite, resume=resume)
@@ -135,10 +139,27 @@ def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = F
     simfit = R.read_json(out / "figures" / "sim_vs_cr.json")
     traj = R.read_json(opt_dir / "trajectory.json")
     text = report(exp, preset, p, opt, ev, law, traj, table1, simfit, figs, out, clock,
-                  time.perf_counter() - t0, l0, other)
+                  time.perf_counter() - t0, l0, other, task_changes)
     path = out / "report.md"
     R.atomic_write(path, lambda f: f.write(text.encode()))
     return path
+
+
+def preset_with(exp: Experiment, preset: str, task_changes: dict[str, Any] | None) -> C.Preset:
+    """The preset with ``task_changes`` applied to its task config; an unknown field or a None value is a
+    :class:`UsageError` naming it (before any folder is touched)."""
+    p = C.get_preset(exp.task, preset)
+    if not task_changes:
+        return p
+    bad = [k for k, v in task_changes.items() if v is None]
+    if bad:
+        raise UsageError(f"task setting(s) {bad} of {exp.task} have no value")
+    return dataclasses.replace(p, task=override(p.task, **task_changes))
+
+
+def task_flags(changes: dict[str, Any] | None) -> str:
+    """``task_changes`` as command-line options (`` --corpus tinystories:F``) for the report's commands."""
+    return "".join(f" --{k.replace('_', '-')} {shlex.quote(str(v))}" for k, v in (changes or {}).items())
 
 
 def other_outer(p: C.Preset) -> C.OuterConfig | None:
@@ -188,7 +209,7 @@ def draw_figures(opt_dir: Path, ev_dir: Path, fig_dir: Path, *, n_boot: int = 10
 
 def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj: dict, table1: dict,
            simfit: dict, figs: dict, out: Path, clock: dict, wall: float, l0: float | None,
-           other: dict | None = None) -> str:
+           other: dict | None = None, task_changes: dict[str, Any] | None = None) -> str:
     P = exp.paper
     rel = lambda path: str(Path(path).relative_to(out))  # noqa: E731
     fits = table1["fits"]["paper"]
@@ -251,6 +272,8 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
     # A seed other than the preset's (`reproduce --seeds`): every command that builds the task names it.
     s = p.task.seed if p.task.seed != C.get_preset(exp.task, preset).task.seed else None
     seeds, seed = (f" --seeds {s}", f" --seed {s}") if s is not None else ("", "")
+    flags = task_flags(task_changes)
+    seeds, seed = seeds + flags, seed + flags
     commands = "\n".join([
         f"learning-law reproduce {exp.task} --preset {preset}{seeds} --out {q}",
         "# the same, step by step:",
@@ -268,10 +291,12 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
     fig_md = "\n\n".join(f"![{cap}]({rel(figs[name][0])})\n\n*{cap}.*" for name, _, cap in FIGURE_LIST)
     table1_md = (out / "figures" / "scaling_fits.md").read_text()
     l0_text = f" L0 of the paper's fit is fixed at the known irreducible loss {fmt(l0)} nats." if l0 is not None else ""
+    changed = ("Replaced in the preset's task config: " + ", ".join(f"`{k}` = `{v}`" for k, v in task_changes.items())
+               + ".\n" if task_changes else "")
     return f"""# {exp.title} (preset `{preset}`)
 
 {p.description}
-Task `{exp.task}`: N = {p.task.n_train}{_sizes(p)}; inner T = {p.inner.steps}, eta = {p.inner.lr};
+{changed}Task `{exp.task}`: N = {p.task.n_train}{_sizes(p)}; inner T = {p.inner.steps}, eta = {p.inner.lr};
 policy search: {search_text(p.outer)}, at most {p.outer.outer_steps} outer steps ({fmt(opt.get('outer_steps_run'))} run,
 stop: {opt.get('stop_reason', 'n/a')}), memory `{p.outer.memory}`; the policy evaluated is the one with the best
 {opt.get('selected_by', 'dev AUC')} (outer step {fmt(opt.get('selected_outer_step'))}; {_val_text(p)});

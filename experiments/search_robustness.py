@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from experiments.stories_file import write_stories_file
 from learning_law import config as C
 from learning_law import record as R
 from learning_law.errors import NumericalError, UsageError
@@ -74,17 +75,6 @@ SETTINGS = (
             inner_changes={"optimizer": "sgd", "batch_size": 128},
             about="the cpu preset under mini-batch SGD (128 of 1024 examples per step)"),
 )
-
-
-def write_tinystories_file(path: Path, n_stories: int = 1600, seed: int = 1) -> Path:
-    """A TinyStories-format .txt (stories separated by <|endoftext|>) of stories from the embedded grammar."""
-    from learning_law.data.corpus import generate_corpus
-
-    if not path.exists():
-        stories, _ = generate_corpus(n_stories, seed)
-        text = "\n<|endoftext|>\n".join(stories) + "\n"
-        R.atomic_write(path, lambda f: f.write(text.encode()))
-    return path
 
 
 def run_one(task, p: C.Preset, inner: C.InnerConfig, outer: C.OuterConfig, folder: Path, *, resume: bool,
@@ -217,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"search_robustness: error: {e}", file=sys.stderr)
         return 2
-    write_tinystories_file(out / "data" / "stories.txt")
+    write_stories_file(out / "data" / "stories.txt")
     results = []
     for s in SETTINGS:
         if s.name in chosen:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from experiments.report_text import fmt
-from experiments.reproduce import Experiment, reproduce
+from experiments.reproduce import Experiment, preset_with, reproduce, task_flags
 from learning_law import config as C
 from learning_law import record as R
 from learning_law.errors import UsageError
@@ -136,20 +136,23 @@ def _duration(seconds: float) -> str:
 
 def reproduce_seeds(exp: Experiment, preset: str, seeds: tuple[int, ...] | None, out: str | Path, *,
                     resume: bool = False, overwrite: bool = False, progress: bool = True, n_boot: int = 100,
-                    log: Callable[[str], None] = _log) -> Path:
+                    log: Callable[[str], None] = _log, task_changes: dict | None = None) -> Path:
     """The one-seed reproduction for every seed of ``seeds`` under ``out/seed-S``, then the aggregated
     summary.json, figures and report.md; returns the path of report.md.
 
     ``seeds`` None or one seed: exactly :func:`experiments.reproduce.reproduce` into ``out`` (with that
     seed). ``log`` gets one line per seed: which seed of how many, and the ETA from the finished ones.
+    ``task_changes`` replaces fields of the preset's task config in every seed (e.g. the corpus).
     """
-    C.get_preset(exp.task, preset)  # a bad preset fails before any folder is touched
+    preset_with(exp, preset, task_changes)  # a bad preset or setting fails before any folder is touched
+    task_changes = dict(task_changes or {})
     if not seeds or len(seeds) == 1:
         return reproduce(exp, preset, out, resume=resume, overwrite=overwrite, progress=progress, n_boot=n_boot,
-                         seed=seeds[0] if seeds else None)
+                         seed=seeds[0] if seeds else None, task_changes=task_changes)
     t0 = time.perf_counter()
     out = R.prepare_out_dir(out, overwrite=overwrite, resume=resume)
-    asked = {"kind": "reproduce-seeds", "experiment": exp.task, "preset": preset, "seeds": list(seeds)}
+    asked = {"kind": "reproduce-seeds", "experiment": exp.task, "preset": preset, "seeds": list(seeds),
+             "task_changes": task_changes}
     if resume and any(out.iterdir()):  # what is there must be seeds of the same experiment and preset
         old = R.read_json(out / "config.json") if (out / "config.json").exists() else {}
         if old.get("kind") != "reproduce-seeds":
@@ -158,6 +161,9 @@ def reproduce_seeds(exp: Experiment, preset: str, seeds: tuple[int, ...] | None,
         if (old.get("experiment"), old.get("preset")) != (exp.task, preset):
             raise UsageError(f"out={str(out)!r} holds seeds of {old.get('experiment')} --preset "
                              f"{old.get('preset')}: resume with those, or choose another --out")
+        if old.get("task_changes", {}) != task_changes:
+            raise UsageError(f"out={str(out)!r} holds seeds run with task settings {old.get('task_changes', {})}, "
+                             f"not {task_changes}: resume with those, or choose another --out")
     for stale in ("report.md", "summary.json"):  # written again below from every seed
         (out / stale).unlink(missing_ok=True)
     R.write_json(out / "config.json", {**asked, "versions": R.versions()})
@@ -175,7 +181,8 @@ def reproduce_seeds(exp: Experiment, preset: str, seeds: tuple[int, ...] | None,
                else "ETA after the first seed")
         log(f"{head}: running; {eta}")
         t = time.perf_counter()
-        reproduce(exp, preset, dirs[s], resume=resume, progress=progress, n_boot=n_boot, seed=s)
+        reproduce(exp, preset, dirs[s], resume=resume, progress=progress, n_boot=n_boot, seed=s,
+                  task_changes=task_changes)
         seconds[s] = time.perf_counter() - t
         log(f"seed {i} of {len(seeds)} (seed={s}) done in {_duration(seconds[s])}")
 
@@ -184,7 +191,7 @@ def reproduce_seeds(exp: Experiment, preset: str, seeds: tuple[int, ...] | None,
     from plots import seed_bands  # plots read run folders; imported here, as reproduce draws its figures
 
     figs = seed_bands.draw(out, out / "figures", paper_speedup=exp.paper.get("speedup"))
-    text = report(exp, preset, summary, figs, out, seconds, time.perf_counter() - t0)
+    text = report(exp, preset, summary, figs, out, seconds, time.perf_counter() - t0, task_changes)
     path = out / "report.md"
     R.atomic_write(path, lambda f: f.write(text.encode()))
     return path
@@ -200,7 +207,7 @@ def _in_out(paper, row: dict) -> str:
 
 
 def report(exp: Experiment, preset: str, summary: dict, figs: dict[str, list[str]], out: Path,
-           seconds: dict[int, float], wall: float) -> str:
+           seconds: dict[int, float], wall: float, task_changes: dict | None = None) -> str:
     """report.md of several seeds, from summary.json (``summary``) and the seeds' report files."""
     p = C.get_preset(exp.task, preset)
     seeds, pct = summary["seeds"], f"{summary['level']:.0%}"
@@ -225,10 +232,13 @@ def report(exp: Experiment, preset: str, summary: dict, figs: dict[str, list[str
     q = shlex.quote(str(out))
     seeds_arg = ",".join(map(str, seeds))
     timing = ", ".join(f"seed {s} {v:.1f} s" for s, v in seconds.items()) or "every seed reused"
+    flags = task_flags(task_changes)
+    changed = ("Replaced in the preset's task config, in every seed: "
+               + ", ".join(f"`{k}` = `{v}`" for k, v in task_changes.items()) + ".\n" if task_changes else "")
     return f"""# {exp.title} (preset `{preset}`, {len(seeds)} seeds)
 
 {p.description}
-Seeds {seeds_arg}: each is the whole one-seed reproduction (`seed-S/report.md`) with the task config's
+{changed}Seeds {seeds_arg}: each is the whole one-seed reproduction (`seed-S/report.md`) with the task config's
 `seed` (the data and theta_0) replaced by S.
 
 | quantity | paper | mean | sd | {pct} interval | n | paper's value |
@@ -256,9 +266,9 @@ expected to match them.
 ## Re-run
 
 ```
-learning-law reproduce {exp.task} --preset {preset} --seeds {seeds_arg} --out {q}
+learning-law reproduce {exp.task} --preset {preset} --seeds {seeds_arg}{flags} --out {q}
 # one seed S alone (the same as {q}/seed-S):
-learning-law reproduce {exp.task} --preset {preset} --seeds S --out DIR
+learning-law reproduce {exp.task} --preset {preset} --seeds S{flags} --out DIR
 ```
 
 Wall time: {wall:.1f} s ({timing}; seeds reused with --resume are not re-run).
@@ -273,6 +283,9 @@ def main(exp: Experiment, argv: list[str] | None = None, doc: str | None = None)
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="cpu", help=f"a preset of task {exp.task!r} (learning-law list-presets)")
     ap.add_argument("--seeds", default=None, help=f"seeds of the task: {SEEDS_FORM} (default: the preset's one)")
+    if exp.task == "lm":
+        ap.add_argument("--corpus", default=None, help="the text source in place of the preset's "
+                                                       "(default | tinystories:PATH | text:PATH)")
     ap.add_argument("--out", required=True, help="folder for everything")
     ap.add_argument("--resume", action="store_true", help="reuse finished parts (and seeds) in --out")
     ap.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
@@ -281,5 +294,7 @@ def main(exp: Experiment, argv: list[str] | None = None, doc: str | None = None)
         seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     except UsageError as e:
         ap.error(str(e))
-    print(reproduce_seeds(exp, args.preset, seeds, args.out, resume=args.resume, overwrite=args.overwrite))
+    corpus = getattr(args, "corpus", None)
+    print(reproduce_seeds(exp, args.preset, seeds, args.out, resume=args.resume, overwrite=args.overwrite,
+                          task_changes={"corpus": corpus} if corpus is not None else None))
     return 0

@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seeds of the task (data and theta_0), e.g. 0,1,2,3,4 or 0-4: one reproduction per seed "
                         "in OUT/seed-S, then mean, sd and a 95%% t interval of every number in OUT/report.md "
                         "(default: the preset's seed, one reproduction in OUT)")
+    p.add_argument("--corpus", default=None,
+                   help="lm only: the text source in place of the preset's (default | tinystories:PATH | text:PATH)")
     p.add_argument("--out", required=True, help="folder for everything")
     p.add_argument("--resume", action="store_true", help="reuse finished parts (and finished seeds) in --out")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
@@ -325,13 +327,12 @@ def cmd_reproduce(args) -> int:
     seeds_mod = importlib.import_module("experiments.seeds")  # experiments import learning_law: lazily
     seeds = seeds_mod.parse_seeds(args.seeds) if args.seeds is not None else None
     C.get_preset(args.experiment, args.preset)
+    if args.corpus is not None and args.experiment != "lm":
+        raise UsageError(f"--corpus is a setting of the lm task, not of {args.experiment!r}")
     experiment = importlib.import_module(f"experiments.{args.experiment}")
-    if seeds is None:
-        report = experiment.reproduce(args.preset, args.out, resume=args.resume, overwrite=args.overwrite,
-                                      progress=not args.quiet)
-    else:
-        report = seeds_mod.reproduce_seeds(experiment.EXPERIMENT, args.preset, seeds, args.out, resume=args.resume,
-                                           overwrite=args.overwrite, progress=not args.quiet)
+    changes = {"corpus": args.corpus} if args.corpus is not None else None
+    report = seeds_mod.reproduce_seeds(experiment.EXPERIMENT, args.preset, seeds, args.out, resume=args.resume,
+                                       overwrite=args.overwrite, progress=not args.quiet, task_changes=changes)
     print(f"report: {report}")
     return 0
 

@@ -182,6 +182,40 @@ def test_cli_hands_the_seeds_to_the_seeded_reproduction(monkeypatch, tmp_path, c
     code, _ = run(["reproduce", "perceptron", "--preset", "tiny", "--seeds", "2-4", "--resume", "--out",
                    str(tmp_path)], capsys)
     assert code == 0
-    assert calls == [(EXPERIMENT, "tiny", (2, 3, 4), {"resume": True, "overwrite": False, "progress": True})]
+    assert calls == [(EXPERIMENT, "tiny", (2, 3, 4), {"resume": True, "overwrite": False, "progress": True,
+                                                      "task_changes": None})]
+    code, _ = run(["reproduce", "lm", "--preset", "tiny", "--seeds", "0-1", "--corpus", "tinystories:F.txt",
+                   "--out", str(tmp_path)], capsys)
+    assert code == 0 and calls[-1][2:] == ((0, 1), {"resume": False, "overwrite": False, "progress": True,
+                                                    "task_changes": {"corpus": "tinystories:F.txt"}})
     code, text = run(["list-presets"], capsys)
     assert code == 0 and "--seeds 0-4" in text
+
+
+def test_corpus_is_refused_for_a_task_without_one(tmp_path, capsys):
+    out = tmp_path / "out"
+    code, text = run(["reproduce", "perceptron", "--preset", "tiny", "--corpus", "text:x.txt", "--out", str(out)],
+                     capsys)
+    assert code == 2 and "--corpus" in text and "Traceback" not in text
+    assert not out.exists()
+
+
+def test_task_changes_reach_the_preset_and_the_commands_and_guard_resume(tmp_path):
+    from experiments.lm import EXPERIMENT as LM
+    from experiments.reproduce import preset_with, task_flags
+    from learning_law.errors import UsageError
+
+    p = preset_with(LM, "tiny", {"corpus": "tinystories:/data/my stories.txt"})
+    assert p.task.corpus == "tinystories:/data/my stories.txt" and p.task.n_train == preset_with(LM, "tiny", None).task.n_train
+    assert task_flags({"corpus": "tinystories:/data/my stories.txt"}) == " --corpus 'tinystories:/data/my stories.txt'"
+    with pytest.raises(UsageError, match="corpus"):
+        preset_with(EXPERIMENT, "tiny", {"corpus": "text:x"})  # the perceptron has no corpus
+    # a resumed seed folder run with another corpus is refused before any computation
+    out = tmp_path / "R"
+    out.mkdir()
+    R.write_json(out / "config.json", {"kind": "reproduce-seeds", "experiment": "lm", "preset": "tiny",
+                                       "seeds": [0, 1], "task_changes": {"corpus": "text:a.txt"}})
+    with pytest.raises(UsageError, match="text:a.txt"):
+        reproduce_seeds(LM, "tiny", (0, 1), out, resume=True, progress=False,
+                        task_changes={"corpus": "text:b.txt"})
+    assert sorted(q.name for q in out.iterdir()) == ["config.json"]
