@@ -185,8 +185,9 @@ def profile(compiled, args, logits_elems: int) -> dict:
 def main() -> int:
     p = _common.parser(__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=None, help="timed calls per row (default 2; quick 2)")
-    p.add_argument("--memory", nargs="+", choices=("full", "theta", "block"), default=None,
-                   help="memory strategies to time (default all three; quick: the preset's)")
+    p.add_argument("--memory", nargs="+", choices=("full", "theta", "theta-jaxgrad", "block"), default=None,
+                   help="memory strategies to time (default all, and theta-jaxgrad: theta by jax.grad through the "
+                        "scan instead of the adjoint; quick: the preset's)")
     p.add_argument("--profile-steps", type=int, default=None, help="T of the profiled run (default 10)")
     args = p.parse_args()
     preset = LM_PRESETS["tiny" if args.quick else "cpu"]
@@ -208,12 +209,13 @@ def main() -> int:
     fwd_jit = jax.jit(auc_of_policy, static_argnames=("loss_fn", "memory", "block_size", "opt"))
     rows, compiled = [], {}
     compiled["forward"], c_fwd = compile_timed(lambda: fwd_jit.lower(loss_fn, p0, train, dev, gamma, etas, "full"))
-    strategies = args.memory or ([outer.memory] if args.quick else ["full", "theta", "block"])
+    strategies = args.memory or ([outer.memory] if args.quick else ["full", "theta", "theta-jaxgrad", "block"])
     if outer.memory not in strategies:
         strategies.append(outer.memory)
     for memory in strategies:
+        mem, adjoint = ("theta", False) if memory == "theta-jaxgrad" else (memory, None)
         compiled[memory], c = compile_timed(
-            lambda: auc_and_grad.lower(loss_fn, p0, train, dev, gamma, etas, memory, 0))
+            lambda: auc_and_grad.lower(loss_fn, p0, train, dev, gamma, etas, mem, 0, adjoint=adjoint))
         rows.append({"part": f"meta-gradient ({memory})", "compile_s": c})
     proj = jax.jit(fixed_update)
     lr, fs = jnp.float32(outer.outer_lr or 0.3), jnp.int32(0)

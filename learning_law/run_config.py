@@ -160,6 +160,9 @@ class Preset:
     smooth_sigma: float = 0.0  # Gaussian smoothing (steps) for the second speed-up figure
     description: str = ""
     other_outer: OuterConfig | None = None  # reproduce: a second search run and reported beside `outer`
+    # Measured wall minutes of `learning-law reproduce TASK --preset NAME` (one seed, fresh --out) on the
+    # 2 idle cores of the project's machine; `--seeds` takes that per seed. None: not measured.
+    reproduce_minutes: float | None = None
 
 
 def override(cfg, **changes):

@@ -2,6 +2,7 @@
 mean, sd and the Student t interval (checked with scipy), the report prints them, the band figures are
 written, --resume runs only what is missing, one seed is today's reproduction, bad --seeds exits 2."""
 
+import dataclasses
 import re
 import shutil
 
@@ -219,3 +220,16 @@ def test_task_changes_reach_the_preset_and_the_commands_and_guard_resume(tmp_pat
         reproduce_seeds(LM, "tiny", (0, 1), out, resume=True, progress=False,
                         task_changes={"corpus": "text:b.txt"})
     assert sorted(q.name for q in out.iterdir()) == ["config.json"]
+
+
+def test_list_presets_gives_each_measured_reproduce_time_per_seed_and_for_five():
+    from learning_law import config as C
+    from learning_law.cli import reproduce_time
+
+    p = C.get_preset("perceptron", "tiny")
+    assert reproduce_time(dataclasses.replace(p, reproduce_minutes=None)) == "reproduce: time not measured"
+    assert reproduce_time(dataclasses.replace(p, reproduce_minutes=6.0)) == \
+        "reproduce: 6 min per seed on 2 idle cores; --seeds 0-4: about 30 min"
+    assert "per seed" in reproduce_time(dataclasses.replace(p, reproduce_minutes=0.5)) and \
+        reproduce_time(dataclasses.replace(p, reproduce_minutes=0.5)).startswith("reproduce: 30 s")
+    assert reproduce_time(dataclasses.replace(p, reproduce_minutes=30.0)).endswith("about 2.5 h")
