@@ -7,7 +7,8 @@ median of ``--repeats``, in one process:
 - the forward run (``learning_law.metagrad.auc_of_policy``: the AUC only);
 - the meta-gradient (``auc_and_grad``) with each memory strategy; reverse = meta-gradient - forward;
 - the row-wise simplex projection of gamma (``search.fixed_update``: the fixed search's update);
-- one evaluation (what ``selection.evaluate_policy`` runs: ``loss_curves`` on dev/test and on dev/val);
+- one evaluation (what ``selection.evaluate_policy`` runs: ``split_curves``, one run giving the dev, test
+  and validation curves);
 - the outer step as ``optimize`` runs the preset: meta-gradient (its memory) + projection +
   evaluation / eval_every.
 
@@ -49,7 +50,7 @@ import numpy as np
 import _common
 from flops import matmul_peak, step_xla_flops, xla_flops
 from learning_law import policy as P
-from learning_law.inner import gd_step, loss_curves, lr_schedule, mean_loss
+from learning_law.inner import gd_step, lr_schedule, mean_loss, split_curves
 from learning_law.metagrad import auc_and_grad, auc_of_policy
 from learning_law.models.transformer import n_params
 from learning_law.search import fixed_update
@@ -222,8 +223,7 @@ def main() -> int:
     compiled["projection"], c_proj = compile_timed(lambda: proj.lower(gamma, gamma, lr, fs))
     val = task.val if task.val is not None else task.test
     compiled["curves"], c_eval = compile_timed(
-        lambda: loss_curves.lower(loss_fn, p0, train, dev, task.test, gamma, etas))
-    compiled["curves_val"], c_val = compile_timed(lambda: loss_curves.lower(loss_fn, p0, train, dev, val, gamma, etas))
+        lambda: split_curves.lower(loss_fn, p0, train, (dev, task.test, val), gamma, etas))
 
     t_fwd = timed(lambda: compiled["forward"](p0, train, dev, gamma, etas), repeats)
     rows.insert(0, {"part": "forward run (AUC only)", "compile_s": c_fwd, **t_fwd})
@@ -236,9 +236,8 @@ def main() -> int:
         row["metagrad/forward"] = mg[memory]["wall_s"] / t_fwd["wall_s"]
     t_proj = timed(lambda: compiled["projection"](gamma, gamma, lr, fs), max(repeats, 5))
     rows.append({"part": "projection of gamma [T, N]", "compile_s": c_proj, **t_proj})
-    t_eval = timed(lambda: (compiled["curves"](p0, train, dev, task.test, gamma, etas),
-                            compiled["curves_val"](p0, train, dev, val, gamma, etas)), repeats)
-    rows.append({"part": "evaluation (2 loss_curves runs)", "compile_s": c_eval + c_val, **t_eval})
+    t_eval = timed(lambda: compiled["curves"](p0, train, (dev, task.test, val), gamma, etas), repeats)
+    rows.append({"part": "evaluation (1 run: dev, test, val)", "compile_s": c_eval, **t_eval})
     outer_steps = {m: mg[m]["wall_s"] + t_proj["wall_s"] + t_eval["wall_s"] / outer.eval_every for m in mg}
     outer_cpu = {m: mg[m]["cpu_s"] + t_proj["cpu_s"] + t_eval["cpu_s"] / outer.eval_every for m in mg}
 

@@ -139,16 +139,25 @@ def eval_losses(loss_fn: PerExampleLoss, params: PyTree, dev: PyTree, test: PyTr
 
 
 @partial(jax.jit, static_argnames=("loss_fn", "opt"))
-def loss_curves(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev: PyTree, test: PyTree,
-                gamma: Array, etas: Array, opt: O.InnerOpt = O.GD) -> tuple[Array, Array]:
-    """(L_dev, L_test) at theta_t for t = 0..T: ``[T+1]`` each; forward only, no records."""
+def split_curves(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, splits: tuple, gamma: Array, etas: Array,
+                 opt: O.InnerOpt = O.GD) -> tuple[Array, ...]:
+    """The mean loss of each split of ``splits`` at theta_t for t = 0..T (``[T+1]`` each), from one run:
+    the training steps are shared, only the splits' forward passes are added."""
+
+    def losses(p):
+        return tuple(mean_loss(loss_fn, p, split) for split in splits)
 
     def step(carry, xs):
         p, s = carry
         g_t, eta_t, t = xs
-        return O.step(loss_fn, opt, p, s, train, g_t, eta_t, t), eval_losses(loss_fn, p, dev, test)
+        return O.step(loss_fn, opt, p, s, train, g_t, eta_t, t), losses(p)
 
     ts = jnp.arange(gamma.shape[0])
-    (params, _), (dl, tl) = jax.lax.scan(step, (params0, O.init_state(opt, params0)), (gamma, etas, ts))
-    last_dev, last_test = eval_losses(loss_fn, params, dev, test)
-    return jnp.concatenate([dl, last_dev[None]]), jnp.concatenate([tl, last_test[None]])
+    (params, _), curves = jax.lax.scan(step, (params0, O.init_state(opt, params0)), (gamma, etas, ts))
+    return tuple(jnp.concatenate([c, last[None]]) for c, last in zip(curves, losses(params)))
+
+
+def loss_curves(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev: PyTree, test: PyTree,
+                gamma: Array, etas: Array, opt: O.InnerOpt = O.GD) -> tuple[Array, Array]:
+    """(L_dev, L_test) at theta_t for t = 0..T: ``[T+1]`` each; forward only, no records."""
+    return split_curves(loss_fn, params0, train, (dev, test), gamma, etas, opt)

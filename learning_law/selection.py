@@ -20,7 +20,7 @@ from learning_law import optimizers as O
 from learning_law.errors import NumericalError
 from learning_law import policy as P
 from learning_law.distributed import to_host
-from learning_law.inner import loss_curves
+from learning_law.inner import loss_curves, split_curves
 from learning_law.metagrad import auc_of_policy
 from learning_law.sharding import place_policy
 from learning_law.tasks.base import Task
@@ -110,9 +110,13 @@ def evaluate_policy(st: SearchState, task: Task, const_curves, etas, opt, val) -
     """EVAL_FIELDS of the policy after st.done updates; with a validation split, it becomes a candidate."""
     row = st.done - 1
     try:
-        curve = val.curve(st.gamma) if val is not None else None
-        st.evals[row] = held_out(const_curves, curves(task, st.gamma, etas, opt), curve,
-                                  val.const if val is not None else None)
+        if val is not None:  # dev, test and validation from one run of the policy
+            dev, test, curve = (np.asarray(c) for c in split_curves(
+                task.per_example_loss, task.init_params, task.train, (task.dev, task.test, task.val),
+                place_policy(st.gamma, task.mesh), etas, opt))
+        else:
+            (dev, test), curve = curves(task, st.gamma, etas, opt), None
+        st.evals[row] = held_out(const_curves, (dev, test), curve, val.const if val is not None else None)
     except FloatingPointError as e:  # a NaN/inf in a curve: name the outer step as well as the inner one
         raise NumericalError(f"the policy after {st.done} outer steps: {e}; lower the (outer) step") from None
     if val is not None:

@@ -104,3 +104,25 @@ def test_bad_inner_settings(kw, field):
 
     with pytest.raises(UsageError, match=field):
         C.InnerConfig(**kw)
+
+
+def test_split_curves_is_each_splits_own_run():
+    """One run with three held-out splits gives each split's curve of the training run (the evaluation
+    of the policy search reads dev, test and validation from it)."""
+    from learning_law.inner import split_curves
+
+    task = build_task("perceptron", C.PerceptronConfig(dim=5, n_train=16, n_dev=9, n_test=7, n_val=6, seed=4))
+    gamma = jnp.asarray(np.random.default_rng(0).dirichlet(np.ones(16), size=12), jnp.float32)
+    res = train(task, np.asarray(gamma), C.InnerConfig(steps=12, lr=0.3, record_every=1), progress=False)
+    etas = jnp.asarray(lr_schedule(12, 0.3, 0), jnp.float32)
+    dev, test, val = split_curves(perceptron_loss, task.init_params, task.train, (task.dev, task.test, task.val),
+                                  gamma, etas)
+    np.testing.assert_allclose(dev, res["dev_loss"], rtol=1e-6)
+    np.testing.assert_allclose(test, res["test_loss"], rtol=1e-6)
+    params = task.init_params
+    for t in range(12):  # the validation curve, by hand
+        np.testing.assert_allclose(val[t], jnp.mean(perceptron_loss(params, task.val)), rtol=1e-6)
+        grads = jax.grad(lambda p: jnp.dot(gamma[t], perceptron_loss(p, task.train)))(params)
+        params = jax.tree_util.tree_map(lambda p, g: p - etas[t] * g, params, grads)
+    np.testing.assert_allclose(val[12], jnp.mean(perceptron_loss(params, task.val)), rtol=1e-6)
+    assert val.shape == (13,) and not np.allclose(val, dev)

@@ -24,7 +24,7 @@ def test_lm_profile_quick(tmp_path):
     rows = {r["part"]: r for r in res["rows"]}
     memory = res["sizes"]["outer_memory"]
     fwd, mg = rows["forward run (AUC only)"], rows[f"meta-gradient ({memory})"]
-    for r in (fwd, mg, rows["projection of gamma [T, N]"], rows["evaluation (2 loss_curves runs)"]):
+    for r in (fwd, mg, rows["projection of gamma [T, N]"], rows["evaluation (1 run: dev, test, val)"]):
         assert r["wall_s"] > 0 and r["cpu_s"] > 0 and r["compile_s"] > 0
     assert mg["reverse_wall_s"] == pytest.approx(mg["wall_s"] - fwd["wall_s"])
     # Analytic FLOPs: the inner step is 3 x the train forward + the dev forward; the meta-gradient 3 x the run.
@@ -41,7 +41,7 @@ def test_lm_profile_quick(tmp_path):
     assert floor["target_3x_s"] == pytest.approx(17.0 / 3)
     step = floor["outer_step_s"][memory]
     assert step == pytest.approx(mg["wall_s"] + rows["projection of gamma [T, N]"]["wall_s"]
-                                 + rows["evaluation (2 loss_curves runs)"]["wall_s"] / s["eval_every"])
+                                 + rows["evaluation (1 run: dev, test, val)"]["wall_s"] / s["eval_every"])
     prof = res["profile"]
     assert "error" in prof or (prof["op_seconds_total"] > 0 and set(prof["share"]) == {"matmul", "logits-sized",
                                                                                           "other"})
