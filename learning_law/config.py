@@ -35,12 +35,12 @@ PRESETS: dict[str, dict[str, Preset]] = {
             description="The paper's perceptron as the authors ran it: d=128, N=4096, dev/test 512, val 2048, T=2000, "
                         "eta=0.1, theta_0 ~ N(0, I) (their data generator), 500 outer steps of their fixed "
                         "outer lr 1e-3 decaying linearly (their opt_policy.sh); reproduce runs the default search "
-                        "beside it (patience 50)."),
+                        "beside it (patience 50).", reproduce_minutes=4.8),
         "paper-init0": Preset(
             "paper-init0", PerceptronConfig(), InnerConfig(), OuterConfig(search="fixed", outer_lr=0.5),
             smooth_sigma=20.0, other_outer=OuterConfig(),
             description="As paper but theta_0 = 0 (PyTorch-like near-zero start), where the authors' outer lr "
-                        "barely moves the policy; fixed outer lr 0.5 decaying linearly (about 4 minutes)."),
+                        "barely moves the policy; fixed outer lr 0.5 decaying linearly.", reproduce_minutes=3.5),
         # With 512 desired examples and theta_0 = 0 the search over-fits them (dev speed-up 9.8x, test 0.66x
         # after 500 steps); with 4096 the dev and test speed-ups agree, and a constant outer lr keeps improving
         # both to the end (measured: 6.6x test / 7.3x dev after 500 steps, vs 4.9x / 5.3x with the linear decay).
@@ -48,7 +48,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             "paper-dev4096", PerceptronConfig(n_dev=4096), InnerConfig(),
             OuterConfig(search="fixed", outer_lr=0.5, schedule="constant"), smooth_sigma=20.0,
             description="paper-init0 with 4096 desired (dev) examples and a constant fixed outer lr 0.5: with 512 "
-                        "the policy over-fits the dev set (about 6 minutes)."),
+                        "the policy over-fits the dev set.", reproduce_minutes=5.3),
         # The default search (no step to set) measured against fixed steps 0.15 / 0.5 / 1.5 by
         # `python -m experiments.search_robustness --settings perceptron-cpu`; reproduce shows the fixed 0.5
         # (this preset's step before the default search existed) beside it.
@@ -56,14 +56,14 @@ PRESETS: dict[str, dict[str, Preset]] = {
             "cpu", PerceptronConfig(n_train=1024, n_dev=2048), InnerConfig(steps=1000),
             OuterConfig(outer_steps=300, save_every=50), smooth_sigma=10.0,
             description="Quick: N=1024, dev 2048, val 2048, T=1000, 300 outer steps of the default search "
-                        "(about 2 minutes on 2 cores; the fixed outer lr 0.5 runs beside it in reproduce).",
-            other_outer=OuterConfig(outer_steps=300, search="fixed", outer_lr=0.5, save_every=300)),
+                        "(the fixed outer lr 0.5 runs beside it in reproduce).",
+            other_outer=OuterConfig(outer_steps=300, search="fixed", outer_lr=0.5, save_every=300), reproduce_minutes=1.7),
         "tiny": Preset(
             "tiny", PerceptronConfig(dim=8, n_train=32, n_dev=64, n_test=64, n_val=64, init_std=1.0),
             InnerConfig(steps=40, record_every=2), OuterConfig(outer_steps=5, save_every=2, checkpoint_every=2,
                                                                eval_every=2),
             other_outer=OuterConfig(outer_steps=5, search="fixed", outer_lr=0.5, save_every=5, eval_every=2),
-            description="Seconds; for tests and smoke runs."),
+            description="Seconds; for tests and smoke runs.", reproduce_minutes=0.2),
     },
 }
 
@@ -81,13 +81,12 @@ def _digits_presets() -> dict[str, Preset]:
             OuterConfig(outer_steps=40, patience=20, save_every=5, checkpoint_every=10, eval_every=5),
             smooth_sigma=5.0,
             description="Digits (no paper counterpart): N=1000 with 40% symmetric label noise, clean dev 200, val "
-                        "200, test 397, MLP 64-32-10, T=500, eta=0.3, 40 outer steps of the default search "
-                        "(`reproduce digits`: 1.8 minutes on 2 busy cores)."),
+                        "200, test 397, MLP 64-32-10, T=500, eta=0.3, 40 outer steps of the default search.", reproduce_minutes=0.6),
         "tiny": Preset(
             "tiny", DigitsConfig(n_train=48, n_dev=32, n_val=32, n_test=32, hidden=8),
             InnerConfig(steps=20, lr=0.5, record_every=4),
             OuterConfig(outer_steps=3, save_every=2, checkpoint_every=2, eval_every=2),
-            description="Seconds; for tests and smoke runs."),
+            description="Seconds; for tests and smoke runs.", reproduce_minutes=0.35),
     }
 
 
