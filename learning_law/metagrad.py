@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from jax import Array
 
 import theory
+import theory.certificate
 from learning_law import optimizers as O
 from learning_law.inner import gd_step, mean_loss
 from learning_law.tasks.base import PerExampleLoss, PyTree
@@ -121,81 +122,17 @@ def auc_and_grad(loss_fn, params0, train, dev, gamma, etas, memory="theta", bloc
 
 def adjoint_auc_and_grad(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev: PyTree, gamma: Array,
                          etas: Array, memory: str = "theta", block_size: int = 0) -> tuple[Array, Array]:
-    r"""AUC and dAUC/dgamma of plain GD by the adjoint (costate) recursion, each step's linearisation
-    taken forward-over-reverse.
+    r"""AUC and dAUC/dgamma of plain GD by the run's adjoint recursion (:func:`theory.certificate.auc_and_adjoint`).
 
-    With theta_{t+1} = theta_t - eta_t g_t(theta_t), g_t = grad sum_n gamma[t, n] l_n, and
-    AUC = sum_{t=0..T} L_dev(theta_t) / (T + 1), the adjoint lambda_t = dAUC/dtheta_t runs backwards from
-    lambda_T = grad L_dev(theta_T) / (T + 1):
-
-        dAUC/dgamma[t, n] = -eta_t  grad l_n(theta_t) . lambda_{t+1}
-        lambda_t          = lambda_{t+1} - eta_t H_t lambda_{t+1} + grad L_dev(theta_t) / (T + 1)
-
-    Both products come from one ``jax.jvp`` of theta -> (l(theta) [N], g_t(theta)) along lambda_{t+1}.
-    ``jax.grad`` through the scan computes the same numbers reverse-over-reverse: it re-runs each step's
-    forward and backward pass and then reverses the backward pass, about 4 gradient costs per step
-    against 3 here (a gradient forward, its JVP backward), and it keeps the backward pass's residuals.
-    Measured at the LM cpu preset's sizes: 1.3-1.4x faster per meta-gradient (benchmarks/README.md).
-
-    ``memory``: ``theta`` keeps theta_t of every step (O(T |theta|), as the checkpointed scan);
-    ``block`` keeps it every ``block_size`` steps and recomputes a block's thetas when the backward
-    recursion reaches it (O((T/k + k) |theta|), one extra forward run).
+    lambda_T = grad L_dev(theta_T) / (T + 1); lambda_t = lambda_{t+1} - eta_t H_t lambda_{t+1}
+    + grad L_dev(theta_t) / (T + 1); dAUC/dgamma[t, n] = -eta_t grad l_n(theta_t) . lambda_{t+1}, each step's
+    two products from one forward-over-reverse ``jax.jvp``. ``jax.grad`` through the scan computes the same
+    numbers reverse-over-reverse: it re-runs each step's forward and backward pass and then reverses the
+    backward pass, and keeps that pass's residuals. Measured at the LM cpu preset's sizes: 5.78 s against
+    6.66 s per meta-gradient (benchmarks/README.md). ``memory``: ``theta`` keeps every theta_t, ``block``
+    one every ``block_size`` steps (0: :func:`default_block_size`), recomputing a block's when needed.
     """
-    steps = gamma.shape[0]
-    w = 1.0 / (steps + 1)
-    dev_vg = jax.value_and_grad(lambda p: mean_loss(loss_fn, p, dev))
-
-    def forward(theta, xs):
-        g_t, eta_t = xs
-        return gd_step(loss_fn, theta, train, g_t, eta_t), theta
-
-    def backward(lam, xs):
-        theta, g_t, eta_t = xs
-
-        def losses_and_grad(p):
-            losses, pullback = jax.vjp(lambda q: loss_fn(q, train), p)
-            return losses, pullback(g_t)[0]
-
-        _, (l_dot, h_lam) = jax.jvp(losses_and_grad, (theta,), (lam,))
-        l_dev, g_dev = dev_vg(theta)
-        lam = jax.tree_util.tree_map(lambda a, h, d: a - eta_t * h + w * d, lam, h_lam, g_dev)
-        return lam, (-eta_t * l_dot, l_dev)
-
-    def segment(lam, theta, g_seg, eta_seg):
-        """Recompute the thetas of a segment from its first, then run the adjoint back through it."""
-        _, thetas = jax.lax.scan(forward, theta, (g_seg, eta_seg))
-        return jax.lax.scan(backward, lam, (thetas, g_seg, eta_seg), reverse=True)
-
-    if memory == "theta":
-        theta_T, thetas = jax.lax.scan(forward, params0, (gamma, etas))
-        l_T, g_T = dev_vg(theta_T)
-        _, (grad, l_dev) = jax.lax.scan(backward, jax.tree_util.tree_map(lambda g: w * g, g_T),
-                                        (thetas, gamma, etas), reverse=True)
-    elif memory == "block":
-        k = block_size or default_block_size(steps)
-        full, n = steps // k, gamma.shape[1]
-        g_blocks, eta_blocks = gamma[: full * k].reshape(full, k, n), etas[: full * k].reshape(full, k)
-
-        def run_block(theta, xs):
-            return jax.lax.scan(forward, theta, xs)[0], theta
-
-        theta_end, starts = jax.lax.scan(run_block, params0, (g_blocks, eta_blocks))
-        rest_g, rest_eta = gamma[full * k:], etas[full * k:]
-        theta_T = jax.lax.scan(forward, theta_end, (rest_g, rest_eta))[0] if steps % k else theta_end
-        l_T, g_T = dev_vg(theta_T)
-        lam = jax.tree_util.tree_map(lambda g: w * g, g_T)
-        tail = None
-        if steps % k:
-            lam, tail = segment(lam, theta_end, rest_g, rest_eta)
-
-        def back_block(lam, xs):
-            theta, g_seg, eta_seg = xs
-            return segment(lam, theta, g_seg, eta_seg)
-
-        _, (grad, l_dev) = jax.lax.scan(back_block, lam, (starts, g_blocks, eta_blocks), reverse=True)
-        grad, l_dev = grad.reshape(full * k, n), l_dev.reshape(full * k)
-        if tail is not None:
-            grad, l_dev = jnp.concatenate([grad, tail[0]]), jnp.concatenate([l_dev, tail[1]])
-    else:
-        raise ValueError(f"memory={memory!r} is invalid for the adjoint: allowed 'theta', 'block'")
-    return (jnp.sum(l_dev) + l_T) * w, grad
+    k = (block_size or default_block_size(gamma.shape[0])) if memory == "block" else 1
+    auc, grad, _ = theory.certificate.auc_and_adjoint(loss_fn, params0, train, dev, gamma, etas, memory, k,
+                                                      with_act=False)
+    return auc, grad

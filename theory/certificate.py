@@ -14,10 +14,10 @@ The problem: over policies whose rows lie on the probability simplex :math:`\Del
           \frac{\partial \mathrm{AUC}}{\partial \gamma_{t,n}} = -\eta_t\, \lambda_{t+1} \cdot \nabla l_n(\theta_t),
 
 :math:`H_t = \nabla^2 \sum_n \gamma_{t,n} l_n(\theta_t)`. :func:`adjoint_gradient` runs this recursion by
-hand: a forward ``lax.scan`` stores every :math:`\theta_t`, a reverse scan applies :math:`H_t` by one
-Hessian-vector product (``jax.jvp`` of the gradient) and gets all N products
-:math:`\lambda_{t+1} \cdot \nabla l_n` by one ``jax.jvp`` of the N losses (no per-example gradients).
-It never differentiates the whole run, so it is an independent check of :mod:`learning_law.metagrad`.
+hand: a forward ``lax.scan`` stores every :math:`\theta_t`, a reverse scan gets :math:`H_t \lambda_{t+1}`
+and all N products :math:`\lambda_{t+1} \cdot \nabla l_n` from one ``jax.jvp`` of the N losses and their
+weighted gradient (no per-example gradients). It never differentiates the whole run; :mod:`learning_law.metagrad`
+uses it for plain GD, and tests check it against ``jax.grad`` through the scanned run.
 
 **KKT conditions** on the product of simplices. :math:`\gamma` is a first-order stationary point iff for
 every row t there is :math:`\mu_t` with :math:`g_{t,n} = \mu_t` where :math:`\gamma_{t,n} > 0` and
@@ -60,54 +60,93 @@ def _tree_axpy(a, x, y):
     return jax.tree_util.tree_map(lambda u, v: a * u + v, x, y)
 
 
-@partial(jax.jit, static_argnames=("loss_fn",))
+@partial(jax.jit, static_argnames=("loss_fn", "memory", "block_size", "with_act"))
 def auc_and_adjoint(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev: PyTree, gamma: Array,
-                    etas: Array) -> tuple[Array, Array, Array]:
+                    etas: Array, memory: str = "theta", block_size: int = 1,
+                    with_act: bool = True) -> tuple[Array, Array, Array | None]:
     r"""(AUC, dAUC/dgamma ``[T, N]``, adjoint contributions ``[T, N]``) by the hand-written adjoint recursion.
 
-    Plain full-batch gradient descent only (no momentum, Adam or mini-batches). Memory: all T parameter
-    vectors are stored (O(T |theta|)); fine for the perceptron, not for long runs of a large model.
+    Plain full-batch gradient descent only (no momentum, Adam or mini-batches). Per step of the reverse
+    scan, one ``jax.jvp`` of theta -> (l(theta) [N], grad sum_n gamma_{t,n} l_n(theta)) along
+    lambda_{t+1} gives both the N products lambda_{t+1} . grad l_n (the tangent of the losses) and
+    H_t lambda_{t+1} (the tangent of the gradient; forward-over-reverse), plus one gradient of L.
+
+    Memory: ``theta`` stores all T parameter vectors (O(T |theta|)); ``block`` stores one every
+    ``block_size`` steps and recomputes a block's when the reverse scan reaches it (O((T/k + k) |theta|),
+    one more forward run).
 
     Args:
       loss_fn: per-example loss ``(params, batch) -> [n]``.
       params0: theta_0 (pytree).
       train: batch of the N training examples (leading axis N); dev: the desired examples.
       gamma: ``[T, N]`` policy; etas: ``[T]`` step sizes.
+      memory: ``theta`` | ``block``; block_size: steps per stored theta (``block``, >= 1).
+      with_act: False skips ``act`` (returned as None), which saves a [T, N] temporary.
 
     Returns:
       ``auc``: mean_{t=0..T} L(theta_t); ``grad``: dAUC/dgamma[t, n] = -eta_t lambda_{t+1} . grad l_n(theta_t);
       ``act``: the adjoint-weighted contributions :math:`(T+1)\, \lambda_{t+1} \cdot \nabla l_n(\theta_t)`
       (scaled so that at t = T-1 they equal :math:`\nabla L(\theta_T) \cdot \nabla l_n(\theta_{T-1})`).
     """
-    steps = gamma.shape[0]
+    steps, n = gamma.shape
     scale = 1.0 / (steps + 1)
-
-    def dev_loss(p):
-        return jnp.mean(loss_fn(p, dev))
-
-    def weighted_grad(p, g_t):
-        return jax.grad(lambda q: jnp.dot(g_t, loss_fn(q, train)))(p)
+    dev_vg = jax.value_and_grad(lambda p: jnp.mean(loss_fn(p, dev)))
 
     def forward(p, xs):
         g_t, eta_t = xs
-        return _tree_axpy(-eta_t, weighted_grad(p, g_t), p), (p, dev_loss(p))
-
-    theta_T, (thetas, losses) = jax.lax.scan(forward, params0, (gamma, etas))
-    loss_T, lam_T = jax.value_and_grad(dev_loss)(theta_T)
-    lam_T = jax.tree_util.tree_map(lambda x: scale * x, lam_T)
-    auc = (jnp.sum(losses) + loss_T) * scale
+        grad = jax.grad(lambda q: jnp.dot(g_t, loss_fn(q, train)))(p)
+        return _tree_axpy(-eta_t, grad, p), p
 
     def backward(lam_next, xs):
         p, g_t, eta_t = xs
-        # lambda_{t+1} . grad l_n(theta_t) for all n at once.
-        dots = jax.jvp(lambda q: loss_fn(q, train), (p,), (lam_next,))[1]
-        # H_t lambda_{t+1}: forward-over-reverse Hessian-vector product.
-        hvp = jax.jvp(lambda q: weighted_grad(q, g_t), (p,), (lam_next,))[1]
-        g_dev = jax.grad(dev_loss)(p)
-        lam = jax.tree_util.tree_map(lambda gd, ln, hv: scale * gd + ln - eta_t * hv, g_dev, lam_next, hvp)
-        return lam, dots
 
-    _, dots = jax.lax.scan(backward, lam_T, (thetas, gamma, etas), reverse=True)
+        def losses_and_grad(q):
+            losses, pullback = jax.vjp(lambda r: loss_fn(r, train), q)
+            return losses, pullback(g_t)[0]
+
+        _, (dots, hvp) = jax.jvp(losses_and_grad, (p,), (lam_next,))
+        l_dev, g_dev = dev_vg(p)
+        lam = jax.tree_util.tree_map(lambda gd, ln, hv: scale * gd + ln - eta_t * hv, g_dev, lam_next, hvp)
+        return lam, (dots if with_act else -eta_t * dots, l_dev)
+
+    def segment(lam, theta, g_seg, eta_seg):
+        """Recompute a segment's thetas from its first, then run the recursion back through it."""
+        _, thetas = jax.lax.scan(forward, theta, (g_seg, eta_seg))
+        return jax.lax.scan(backward, lam, (thetas, g_seg, eta_seg), reverse=True)
+
+    if memory == "theta":
+        theta_T, thetas = jax.lax.scan(forward, params0, (gamma, etas))
+        loss_T, g_T = dev_vg(theta_T)
+        _, (dots, losses) = jax.lax.scan(backward, jax.tree_util.tree_map(lambda x: scale * x, g_T),
+                                         (thetas, gamma, etas), reverse=True)
+    elif memory == "block":
+        if block_size < 1:
+            raise ValueError(f"block_size={block_size!r} is invalid: allowed >= 1")
+        k = block_size
+        full = steps // k
+        g_blocks, eta_blocks = gamma[: full * k].reshape(full, k, n), etas[: full * k].reshape(full, k)
+
+        def run_block(theta, xs):
+            return jax.lax.scan(forward, theta, xs)[0], theta
+
+        theta_end, starts = jax.lax.scan(run_block, params0, (g_blocks, eta_blocks))
+        rest_g, rest_eta = gamma[full * k:], etas[full * k:]
+        theta_T = jax.lax.scan(forward, theta_end, (rest_g, rest_eta))[0] if steps % k else theta_end
+        loss_T, g_T = dev_vg(theta_T)
+        lam = jax.tree_util.tree_map(lambda x: scale * x, g_T)
+        tail = None
+        if steps % k:
+            lam, tail = segment(lam, theta_end, rest_g, rest_eta)
+        _, (dots, losses) = jax.lax.scan(lambda c, xs: segment(c, *xs), lam, (starts, g_blocks, eta_blocks),
+                                         reverse=True)
+        dots, losses = dots.reshape(full * k, n), losses.reshape(full * k)
+        if tail is not None:
+            dots, losses = jnp.concatenate([dots, tail[0]]), jnp.concatenate([losses, tail[1]])
+    else:
+        raise ValueError(f"memory={memory!r} is invalid: allowed 'theta', 'block'")
+    auc = (jnp.sum(losses) + loss_T) * scale
+    if not with_act:  # the scan emitted the gradient's rows
+        return auc, dots, None
     return auc, -etas[:, None] * dots, dots / scale
 
 
