@@ -139,6 +139,22 @@ def _verdict(rows: list[dict]) -> dict | None:
     return out
 
 
+def worse_than_constant(rows: list[tuple[str, float | None, float | None]]) -> list[str]:
+    """Markdown lines that flag every policy whose test speed-up is below 1 (it ends above the constant
+    run's final test loss), with its dev speed-up beside it; no lines when there is none.
+
+    ``rows``: (policy, test speed-up, dev speed-up); for several seeds, their means.
+    """
+    bad = [(n, t, d) for n, t, d in rows if n != "constant" and t is not None and t < 1]
+    if not bad:
+        return []
+    items = "; ".join(f"{n}: test {_f(t)}x (dev {_f(d)}x)" for n, t, d in bad)
+    return [f"**Worse than the constant policy on held-out data:** {items}. A test speed-up below 1 means "
+            "the policy never reaches the constant run's final test loss (the ratio is then the step at which the "
+            "constant run reaches the policy's final loss, over T). Where the dev speed-up is above 1, the policy "
+            "fits the desired examples it sees through CT rather than their distribution; do not use it.", ""]
+
+
 def _f(x, digits=3):
     return "n/a" if x is None else f"{x:.{digits}g}" if isinstance(x, float) else str(x)
 
@@ -163,6 +179,7 @@ def _report(data: dict) -> str:
                      f"{_f(r['sim'])} | {_f(r['cv_ct_support'])} | {_f(r['zero_share_neg'])} | "
                      f"{_f(r['support_share'])} |")
     lines += ["", f"Learning-Law statistics: {data['law_stats_source']}.", ""]
+    lines += worse_than_constant([(r["policy"], r["speedup_test"], r["speedup_dev"]) for r in data["rows"]])
     hp = {r["policy"]: r["hparams"] for r in data["rows"] if r.get("hparams")}
     lines += ["Hyper-parameters: " + "; ".join(f"{k} {v}" for k, v in hp.items()), ""]
     if data["target"]:
@@ -269,6 +286,8 @@ def _seeds_report(first: dict, asked: dict, summary: dict, out: Path, figs: list
         "(the optimised policy's search is in its cost, not here). Keys in summary.json: "
         '`summary[policy][number]`, e.g. `summary["online:equalize"]["speedup_test"]`.', "",
         "Test (held out) and dev (the desired examples the policies fit) side by side:", "", *main, "",
+        *worse_than_constant([(e, summary[e]["speedup_test"]["mean"], summary[e]["speedup_dev"]["mean"])
+                              for e in summary["entries"]]),
         S.interval_note(summary), "", *_paired_table(summary), "Learning-Law statistics (as in each seed's report):", "", *law, "",
         f"![speed-ups over seeds]({Path(figs[0]).relative_to(out)})", "",
         f"*Speed-up on the test and on the dev loss per policy: the seeds' mean, error bars the "

@@ -21,6 +21,7 @@ reused and a half-finished one continues.
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 import sys
@@ -200,9 +201,36 @@ def reproduce_seeds(exp: Experiment, preset: str, seeds: tuple[int, ...] | None,
 # ----------------------------------------------------------------------------------------- report
 
 
+# The Learning-Law rows whose paper value is a range read off a figure (Experiment.law, law_vs_paper).
+LAW_RANGES = {"zero_share_negative_ct": "zero_share", "low_weight_share_learned": "low_weight_share"}
+
+
+def _paper(exp: Experiment, name: str):
+    """The paper's value of a headline number: a float, a (low, high) range of the Learning Law, or None."""
+    if name in exp.paper:
+        return exp.paper[name]
+    return (exp.law or {}).get(LAW_RANGES.get(name, ""))
+
+
+def _paper_cell(paper) -> str:
+    if paper is None:
+        return "n/a"
+    if isinstance(paper, tuple):
+        return f"{paper[0]:g}-{paper[1]:g}"
+    return fmt(paper, 3)
+
+
 def _in_out(paper, row: dict) -> str:
-    where = I.inside(paper if isinstance(paper, (int, float)) else None,
-                     *(float("nan") if row[k] is None else row[k] for k in ("ci_low", "ci_high")))
+    """Whether the paper's value lies in the interval (for a range: whether the two overlap)."""
+    lo, hi = (float("nan") if row[k] is None else row[k] for k in ("ci_low", "ci_high"))
+    if isinstance(paper, tuple):
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return ""
+        if hi < paper[0] or lo > paper[1]:
+            gap = paper[0] - hi if hi < paper[0] else lo - paper[1]
+            return f"**outside** ({100 * gap:.1f} points {'below' if hi < paper[0] else 'above'})"
+        return "inside"
+    where = I.inside(paper if isinstance(paper, (int, float)) else None, lo, hi)
     return {None: "", True: "inside", False: "**outside**"}[where]
 
 
@@ -213,16 +241,24 @@ def report(exp: Experiment, preset: str, summary: dict, figs: dict[str, list[str
     seeds, pct = summary["seeds"], f"{summary['level']:.0%}"
     rows = []
     for name, label, _, _ in HEADLINE:  # a "|" inside a cell (log2|V|) is escaped: markdown splits cells there
-        r, paper, cell = summary[name], exp.paper.get(name), label.replace("|", r"\|")
-        rows.append(f"| {cell} | {fmt(paper, 3) if paper is not None else 'n/a'} | {fmt(r['mean'])} | "
+        r, paper, cell = summary[name], _paper(exp, name), label.replace("|", r"\|")
+        rows.append(f"| {cell} | {_paper_cell(paper)} | {fmt(r['mean'])} | "
                     f"{fmt(r['sd'], 3)} | [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}] | {r['n']} | "
                     f"{_in_out(paper, r)} |")
-    outside = [label for name, label, _, _ in HEADLINE if _in_out(exp.paper.get(name), summary[name]).startswith("**")]
+    outside = [label for name, label, _, _ in HEADLINE if _in_out(_paper(exp, name), summary[name]).startswith("**")]
     cols = ("speedup", "speedup_dev", "auc_constant", "auc_policy")
     per_seed = [f"| {s} | {' | '.join(fmt(summary[c]['values'][i]) for c in cols)} | [report](seed-{s}/report.md) |"
                 for i, s in enumerate(seeds)]
     outside_text = ("Paper values outside the interval: " + ", ".join(outside) + "." if outside
                     else "No paper value lies outside its interval.")
+    law_text = ("\n\nThe Learning-Law ranges (properties 4.1 and 4.2) are read off the paper's Fig. 8 and Fig. 9; "
+                "a range is \"inside\" when it overlaps the interval." if exp.law else "")
+    law_text += ("\n\nTable 1's B and beta: the t interval is symmetric about the mean, so for a positive "
+                 "coefficient whose fits spread widely over the seeds it can reach below 0; the per-seed values "
+                 "are in summary.json.")
+    law_text += ("\n\nEach seed's report has the Learning Law per saved policy (Fig. 8, Fig. 9, Fig. 3B / 7 and the "
+                 "KKT residual) in its section \"The Learning Law where the paper measured it\", with what to try "
+                 "where ours differ.")
     rel = lambda path: str(Path(path).relative_to(out))  # noqa: E731
     fig_md = "\n\n".join(f"![{cap}]({rel(figs[name][0])})\n\n*{cap}.*" for name, cap in (
         ("loss_band", "test loss over the seeds: the mean, with a band of mean +- 1 sd (the spread of single "
@@ -251,7 +287,7 @@ degrees of freedom; sd is the sample standard deviation (n - 1 in the denominato
 seeds, not one run, and is wide for few seeds. "inside" / "outside": whether the paper's value lies in it.
 {outside_text}
 {exp.paper_source} They are for the paper's own sizes (the `paper` preset); a smaller preset is not
-expected to match them.
+expected to match them.{law_text}
 
 | seed | test speed-up | dev speed-up | AUC, constant | AUC, optimised | one-seed report |
 | --- | --- | --- | --- | --- | --- |

@@ -17,7 +17,7 @@ import numpy as np
 
 from learning_law.errors import UsageError
 from learning_law.record import read_json
-from plots.common import COLORS, new_figure, save
+from plots.common import COLORS, new_figure, plain_log_ticks, save
 from theory.intervals import band
 
 
@@ -30,29 +30,40 @@ def _summary(seeds_dir: Path) -> dict:
 
 
 def draw_loss_band(seeds_dir: str | Path, out: str | Path | None = None) -> list[str]:
-    """Test loss of the constant and the optimised policy: mean over seeds, band mean +- 1 sd."""
+    """Test loss of the constant and the optimised policy: mean over seeds, band mean +- 1 sd; left on
+    linear axes, right on log-log axes (the paper's Fig. 5a view, where the tail's gap is visible)."""
     seeds_dir = Path(seeds_dir)
     seeds = _summary(seeds_dir)["seeds"]
-    fig, ax = new_figure()
+    fig, (ax, lax) = new_figure(width=10.0, ncols=2)
     lows, highs = [], []
     for run, label in (("constant", "constant policy"), ("policy", "optimised policy")):
         curves_SxT = np.stack([np.load(seeds_dir / f"seed-{s}" / "evaluate" / run / "test_loss.npy")
                                .astype(np.float64) for s in seeds])
         b = band(curves_SxT)
         t = np.arange(curves_SxT.shape[1])
+        sd = np.nan_to_num(b["sd"])  # one seed: no band
+        lo, hi = b["mean"] - sd, b["mean"] + sd
         ax.plot(t, b["mean"], color=COLORS[run], label=f"{label}, mean of {len(seeds)} seeds")
-        ax.fill_between(t, b["mean"] - b["sd"], b["mean"] + b["sd"], color=COLORS[run], alpha=0.25, lw=0,
-                        label=f"{label}, mean ± 1 sd")
+        ax.fill_between(t, lo, hi, color=COLORS[run], alpha=0.25, lw=0, label=f"{label}, mean ± 1 sd")
+        # Log axes: t = 0 has no place, and a band reaching below 0 is cut at a tenth of the mean.
+        lax.plot(t[1:], b["mean"][1:], color=COLORS[run])
+        lax.fill_between(t[1:], np.maximum(lo, 0.1 * b["mean"])[1:], hi[1:], color=COLORS[run], alpha=0.25,
+                         lw=0)
         # As loss_curves: the first steps' high loss would flatten the part where the curves differ.
         k = min(t.size - 1, max(1, t.size // 50))
-        sd = np.nan_to_num(b["sd"])  # one seed: no band
-        lows.append(float(np.min(b["mean"] - sd)))
-        highs.append(float(b["mean"][k] + sd[k]))
+        lows.append(float(np.min(lo)))
+        highs.append(float(hi[k]))
     ax.set_ylim(min(lows) * 0.9, max(highs) * 1.1)
     ax.set_xlabel("inner step t")
     ax.set_ylabel("test loss (nats, desired distribution)")
     ax.set_title(f"Test loss over seeds {', '.join(map(str, seeds))}", fontsize=10)
     ax.legend(loc="upper right", fontsize=8)
+    lax.set_xscale("log")
+    lax.set_yscale("log")
+    plain_log_ticks(lax.yaxis)
+    lax.set_xlabel("inner step t (log)")
+    lax.set_ylabel("test loss (log)")
+    lax.set_title("the same, log-log (Fig. 5a view)", fontsize=10)
     return save(fig, out or seeds_dir / "figures" / "loss_band")
 
 

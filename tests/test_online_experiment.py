@@ -21,7 +21,21 @@ def test_tiny_table_rows_come_from_the_runs(tmp_path):
     # dropneg puts weight 0 on every example with CT < 0 (Property 4.1), constant on none.
     drop = next(r for r in data["rows"] if r["policy"] == "online:dropneg")
     assert drop["zero_share_neg"] == 1.0 and row["zero_share_neg"] == 0.0
-    assert row["sim"] is not None and "| online:equalize |" in (tmp_path / "opt_free" / "report.md").read_text()
+    text = (tmp_path / "opt_free" / "report.md").read_text()
+    assert row["sim"] is not None and "| online:equalize |" in text
+    # Every policy with a test speed-up below 1 is flagged by name, and only those.
+    bad = [r["policy"] for r in data["rows"] if r["policy"] != "constant" and r["speedup_test"] < 1]
+    flag = next((line for line in text.splitlines() if line.startswith("**Worse than the constant")), "")
+    assert bool(flag) == bool(bad) and all(f"{n}: test" in flag for n in bad)
+    assert [n for n in names[1:] if f"{n}: test" in flag] == bad
+
+
+def test_worse_than_constant_names_each_policy_below_one_with_its_dev_speedup():
+    lines = E.worse_than_constant([("constant", 1.0, 1.0), ("online:equalize", 2.5, 3.0),
+                                   ("online:dropneg", 0.87, 1.4), ("online:loss", None, None)])
+    assert lines[0].startswith("**Worse than the constant policy on held-out data:** online:dropneg: test 0.87x "
+                               "(dev 1.4x).") and "equalize" not in lines[0]
+    assert E.worse_than_constant([("constant", 1.0, 1.0), ("online:equalize", 2.5, 3.0)]) == []
 
 
 def test_seeds_give_each_policy_its_seeds_numbers_with_t_intervals(tmp_path, capsys):

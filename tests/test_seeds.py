@@ -13,7 +13,7 @@ from scipy import stats
 from cli_runner import run
 from experiments.perceptron import EXPERIMENT
 from experiments.report_text import fmt
-from experiments.seeds import HEADLINE, parse_seeds, reproduce_seeds
+from experiments.seeds import HEADLINE, LAW_RANGES, parse_seeds, reproduce_seeds
 from learning_law import record as R
 
 N_BOOT = 10  # bootstrap resamples of each seed's Table 1 intervals: few, the test reads the fits, not them
@@ -85,11 +85,16 @@ def test_report_prints_the_summary_and_the_paper_beside_it(seeds_run):
         r = summary[name]
         paper, mean, sd, ci, n, where = rows[label]
         assert (mean, n, ci) == (fmt(r["mean"]), str(r["n"]), f"[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]")
-        value = EXPERIMENT.paper.get(name)
+        value = EXPERIMENT.paper.get(name, EXPERIMENT.law.get(LAW_RANGES.get(name, "")))
         if value is None:
             assert paper == "n/a" and where == ""
+        elif isinstance(value, tuple):  # a Learning-Law range of the paper's figures: inside when they overlap
+            assert paper == f"{value[0]:g}-{value[1]:g}"
+            overlap = r["ci_low"] <= value[1] and r["ci_high"] >= value[0]
+            assert where == "inside" if overlap else where.startswith("**outside** (")
         else:
             assert where == ("inside" if r["ci_low"] <= value <= r["ci_high"] else "**outside**")
+    assert {label for name, label, *_ in HEADLINE if name in LAW_RANGES} <= set(rows)
     text = (out / "report.md").read_text()
     assert "Student t" in text and "--seeds 0,1" in text
     assert "(seed-0/report.md)" in text and (out / "seed-1" / "report.md").exists()
@@ -233,3 +238,14 @@ def test_list_presets_gives_each_measured_reproduce_time_per_seed_and_for_five()
     assert "per seed" in reproduce_time(dataclasses.replace(p, reproduce_minutes=0.5)) and \
         reproduce_time(dataclasses.replace(p, reproduce_minutes=0.5)).startswith("reproduce: 30 s")
     assert reproduce_time(dataclasses.replace(p, reproduce_minutes=30.0)).endswith("about 2.5 h")
+
+
+def test_a_law_range_outside_the_interval_names_the_gap_in_points():
+    from experiments.seeds import _in_out
+
+    row = {"ci_low": 0.003, "ci_high": 0.010}
+    assert _in_out((0.8, 1.0), row) == "**outside** (79.0 points below)"
+    assert _in_out((0.8, 1.0), {"ci_low": 0.75, "ci_high": 0.85}) == "inside"
+    assert _in_out((0.0, 0.1), {"ci_low": 0.15, "ci_high": 0.2}) == "**outside** (5.0 points above)"
+    assert _in_out((0.8, 1.0), {"ci_low": None, "ci_high": None}) == ""
+    assert _in_out(5.5, {"ci_low": 4.9, "ci_high": 11.0}) == "inside"
