@@ -46,3 +46,19 @@ def test_lm_profile_quick(tmp_path):
     assert "error" in prof or (prof["op_seconds_total"] > 0 and set(prof["share"]) == {"matmul", "logits-sized",
                                                                                           "other"})
     assert "wrote" in proc.stdout
+
+
+def test_lm_variants_quick_forms_agree(tmp_path):
+    """benchmarks/lm_variants.py (--quick, the tiny LM): the attention forms and the two adjoint steps it times
+    compute the same numbers, so the timings compare like with like."""
+    out = tmp_path / "lm_variants.json"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"}
+    script = SCRIPT.parent / "lm_variants.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--out", str(out)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert [r["form"] for r in res["attention"]][0] == "einsum (today)" and len(res["attention"]) == 3
+    assert all(r["max abs diff to today"] < 1e-4 and r["jvp(grad) ms"] > 0 for r in res["attention"])
+    assert res["adjoint_max_rel_diff"] < 1e-4 and len(res["adjoint_step"]) == 3
