@@ -149,10 +149,15 @@ def worse_than_constant(rows: list[tuple[str, float | None, float | None]]) -> l
     if not bad:
         return []
     items = "; ".join(f"{n}: test {_f(t)}x (dev {_f(d)}x)" for n, t, d in bad)
+    fits_dev = [n for n, _, d in bad if d is not None and d > 1]
+    one = len(fits_dev) == 1
+    why = (f" {', '.join(fits_dev)} {'is' if one else 'are'} faster than constant on the dev loss: "
+           f"{'it fits' if one else 'they fit'} the desired examples seen through CT rather than their "
+           "distribution." if fits_dev else "")
     return [f"**Worse than the constant policy on held-out data:** {items}. A test speed-up below 1 means "
             "the policy never reaches the constant run's final test loss (the ratio is then the step at which the "
-            "constant run reaches the policy's final loss, over T). Where the dev speed-up is above 1, the policy "
-            "fits the desired examples it sees through CT rather than their distribution; do not use it.", ""]
+            f"constant run reaches the policy's final loss, over T).{why} On this setting, constant training "
+            f"is the better choice than {'this policy' if len(bad) == 1 else 'these policies'}.", ""]
 
 
 def _f(x, digits=3):
