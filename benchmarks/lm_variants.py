@@ -63,7 +63,7 @@ def adjoint_steps(task, steps: int):
     dev_vg = jax.value_and_grad(lambda p: jnp.mean(loss_fn(p, dev)))
 
     @jax.jit
-    def fwd_over_rev(p, lam_next, g_t):
+    def fwd_over_rev(p, lam_next, g_t):  # the backward step of theory.certificate.auc_and_adjoint, as one jit
         def losses_and_grad(q):
             losses, pullback = jax.vjp(lambda r: loss_fn(r, train), q)
             return losses, pullback(g_t)[0]
