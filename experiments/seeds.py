@@ -112,17 +112,39 @@ def read_headline(folder: str | Path) -> dict[str, float | None]:
     return out
 
 
-def aggregate(seed_dirs: dict[int, Path], level: float = LEVEL) -> dict:
+def aggregate(seed_dirs: dict[int, Path], level: float = LEVEL, other_search: str | None = None) -> dict:
     """summary.json of several seeds: for every name of :data:`HEADLINE`, ``{"mean", "sd", "ci_low",
     "ci_high", "n", "values"}`` (``values`` one per seed in the order of ``seed_dirs``, None where missing;
-    the statistics over the finite ones)."""
+    the statistics over the finite ones); with ``other_search``, ``"other"``: :func:`aggregate_other`."""
     per_seed = {s: read_headline(d) for s, d in seed_dirs.items()}
     out: dict = {"seeds": list(seed_dirs), "level": level,
                  "interval": "Student t interval of the mean over seeds: mean +- t_{(1+level)/2, n-1} sd / sqrt(n)"}
     for name, *_ in HEADLINE:
         values = [per_seed[s][name] for s in seed_dirs]
         out[name] = {**I.interval(values, level)._asdict(), "values": values}
+    if other_search is not None:
+        out["other"] = aggregate_other(seed_dirs, other_search, level)
     return out
+
+
+def aggregate_other(seed_dirs: dict[int, Path], search: str, level: float = LEVEL) -> dict:
+    """The search a preset runs beside its own (``evaluate-SEARCH`` in every seed folder) against the
+    preset's (``evaluate``), seed by seed: both test speed-ups and test AUCs, the ratio of the speed-ups
+    (other / the preset's) and the number of seeds where the other search's policy has the lower test AUC;
+    each number with its interval over the seeds."""
+    def read(folder: Path, key: str) -> float | None:
+        value = R.read_json(folder / "summary.json").get(key) if (folder / "summary.json").exists() else None
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+    cols = {"speedup_own": [read(d / "evaluate", "speedup") for d in seed_dirs.values()],
+            "speedup_other": [read(d / f"evaluate-{search}", "speedup") for d in seed_dirs.values()],
+            "auc_test_own": [read(d / "evaluate", "auc_test_policy") for d in seed_dirs.values()],
+            "auc_test_other": [read(d / f"evaluate-{search}", "auc_test_policy") for d in seed_dirs.values()]}
+    cols["speedup_ratio"] = [o / m if o is not None and m else None
+                             for o, m in zip(cols["speedup_other"], cols["speedup_own"])]
+    pairs = [(o, m) for o, m in zip(cols["auc_test_other"], cols["auc_test_own"]) if o is not None and m is not None]
+    return {"search": search, "lower_test_auc_seeds": sum(o < m for o, m in pairs), "compared_seeds": len(pairs),
+            **{k: {**I.interval(v, level)._asdict(), "values": v} for k, v in cols.items()}}
 
 
 def _log(text: str) -> None:
@@ -187,7 +209,8 @@ def reproduce_seeds(exp: Experiment, preset: str, seeds: tuple[int, ...] | None,
         seconds[s] = time.perf_counter() - t
         log(f"seed {i} of {len(seeds)} (seed={s}) done in {_duration(seconds[s])}")
 
-    R.write_json(out / "summary.json", aggregate(dirs))
+    other = C.get_preset(exp.task, preset).other_outer
+    R.write_json(out / "summary.json", aggregate(dirs, other_search=other.search if other is not None else None))
     summary = R.read_json(out / "summary.json")  # the report prints what the file holds
     from plots import seed_bands  # plots read run folders; imported here, as reproduce draws its figures
 
@@ -232,6 +255,45 @@ def _in_out(paper, row: dict) -> str:
         return "inside"
     where = I.inside(paper if isinstance(paper, (int, float)) else None, lo, hi)
     return {None: "", True: "inside", False: "**outside**"}[where]
+
+
+def _search_name(outer: C.OuterConfig) -> str:
+    if outer.search == "auto":
+        return "the default search"
+    how = {"constant": "", "linear": " decaying linearly"}.get(outer.schedule, f" ({outer.schedule} schedule)")
+    return f"the fixed outer lr {outer.outer_lr:g}{how}"
+
+
+def other_section(p: C.Preset, summary: dict) -> str:
+    """Markdown: the preset's search against the one it runs beside it, over the seeds ("" without one)."""
+    o = summary.get("other")
+    if o is None or p.other_outer is None:
+        return ""
+    own, other = _search_name(p.outer), _search_name(p.other_outer)
+    rows = [f"| {label} | {fmt(o[k]['mean'])} | {fmt(o[k]['sd'], 3)} | [{fmt(o[k]['ci_low'])}, "
+            f"{fmt(o[k]['ci_high'])}] | {o[k]['n']} |"
+            for k, label in (("speedup_own", f"test speed-up, {own} (the report's policy)"),
+                             ("speedup_other", f"test speed-up, {other}"),
+                             ("speedup_ratio", f"ratio, {other} / {own}"),
+                             ("auc_test_own", f"test AUC, {own}"), ("auc_test_other", f"test AUC, {other}"))]
+    per_seed = [f"| {seed} | " + " | ".join(fmt(o[k]["values"][i]) for k in
+                                              ("speedup_own", "speedup_other", "speedup_ratio", "auc_test_own",
+                                               "auc_test_other")) + " |"
+                for i, seed in enumerate(summary["seeds"])]
+    return f"""## The two searches over the seeds
+
+Every seed also ran {other} (`seed-S/optimize-{o['search']}`, `seed-S/evaluate-{o['search']}`) beside
+{own}. The ratio is taken seed by seed. {other[0].upper() + other[1:]}'s policy has the lower test AUC on
+{o['lower_test_auc_seeds']} of {o['compared_seeds']} seeds.
+
+| quantity | mean | sd | {summary['level']:.0%} interval | n |
+| --- | --- | --- | --- | --- |
+{chr(10).join(rows)}
+
+| seed | speed-up, {own} | speed-up, {other} | ratio | test AUC, {own} | test AUC, {other} |
+| --- | --- | --- | --- | --- | --- |
+{chr(10).join(per_seed)}
+"""
 
 
 def report(exp: Experiment, preset: str, summary: dict, figs: dict[str, list[str]], out: Path,
@@ -293,6 +355,7 @@ expected to match them.{law_text}
 | --- | --- | --- | --- | --- | --- |
 {chr(10).join(per_seed)}
 
+{other_section(p, summary)}
 ## Figures
 
 {fig_md}

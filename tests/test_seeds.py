@@ -249,3 +249,24 @@ def test_a_law_range_outside_the_interval_names_the_gap_in_points():
     assert _in_out((0.0, 0.1), {"ci_low": 0.15, "ci_high": 0.2}) == "**outside** (5.0 points above)"
     assert _in_out((0.8, 1.0), {"ci_low": None, "ci_high": None}) == ""
     assert _in_out(5.5, {"ci_low": 4.9, "ci_high": 11.0}) == "inside"
+
+
+def test_the_other_search_is_compared_seed_by_seed(seeds_run):
+    """The tiny preset runs the fixed step beside the default search: summary.json's "other" holds both
+    searches' test speed-ups and AUCs from each seed's folders, their ratio per seed, and the count of seeds
+    where the other search has the lower test AUC; the report prints them."""
+    out, _ = seeds_run
+    other = R.read_json(out / "summary.json")["other"]
+    assert other["search"] == "fixed"
+    own = [R.read_json(out / f"seed-{s}" / "evaluate" / "summary.json") for s in (0, 1)]
+    fix = [R.read_json(out / f"seed-{s}" / "evaluate-fixed" / "summary.json") for s in (0, 1)]
+    assert other["speedup_own"]["values"] == [e["speedup"] for e in own]
+    assert other["speedup_other"]["values"] == [e["speedup"] for e in fix]
+    assert other["speedup_ratio"]["values"] == pytest.approx([f["speedup"] / e["speedup"] for f, e in zip(fix, own)])
+    assert other["auc_test_other"]["values"] == [e["auc_test_policy"] for e in fix]
+    assert other["lower_test_auc_seeds"] == sum(f["auc_test_policy"] < e["auc_test_policy"] for f, e in zip(fix, own))
+    assert other["compared_seeds"] == 2
+    text = (out / "report.md").read_text()
+    assert "## The two searches over the seeds" in text
+    assert f"lower test AUC on {other['lower_test_auc_seeds']} of 2 seeds" in " ".join(text.split())
+    assert f"| 0 | {fmt(own[0]['speedup'])} | {fmt(fix[0]['speedup'])} |" in text
