@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from experiments.seeds import seed_dir
+from experiments.seeds_summary import seed_dir
 from learning_law import record as R
 from learning_law.errors import UsageError
 from theory import intervals as I

@@ -13,7 +13,9 @@ from scipy import stats
 from cli_runner import run
 from experiments.perceptron import EXPERIMENT
 from experiments.report_text import fmt
-from experiments.seeds import HEADLINE, LAW_RANGES, parse_seeds, reproduce_seeds
+from experiments.seeds import parse_seeds, reproduce_seeds
+from experiments.seeds_report import LAW_RANGES
+from experiments.seeds_summary import HEADLINE
 from learning_law import record as R
 
 N_BOOT = 10  # bootstrap resamples of each seed's Table 1 intervals: few, the test reads the fits, not them
@@ -241,7 +243,7 @@ def test_list_presets_gives_each_measured_reproduce_time_per_seed_and_for_five()
 
 
 def test_a_law_range_outside_the_interval_names_the_gap_in_points():
-    from experiments.seeds import _in_out
+    from experiments.seeds_report import _in_out
 
     row = {"ci_low": 0.003, "ci_high": 0.010}
     assert _in_out((0.8, 1.0), row) == "**outside** (79.0 points below)"

@@ -1,0 +1,101 @@
+"""The numbers of a reproduction over several seeds: each seed's headline numbers read back from its
+folder, and their mean, standard deviation and Student t interval (:mod:`theory.intervals`), the contents of
+``summary.json`` (:mod:`experiments.seeds` runs the seeds, :mod:`experiments.seeds_report` writes the report).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from learning_law import record as R
+from theory import intervals as I
+
+LEVEL = 0.95
+
+# (name in summary.json, label in the report, file of a seed folder, keys inside that file). The names
+# that are keys of an Experiment's `paper` dict get the paper's value beside them.
+HEADLINE = (
+    ("speedup", "speed-up on the test loss (T / t*)", "evaluate/summary.json", ("speedup",)),
+    ("speedup_dev", "speed-up on the dev loss (the split the policy was optimised on)", "evaluate/summary.json",
+     ("speedup_dev",)),
+    ("auc_constant", "AUC (mean dev loss over t = 0..T, nats), constant", "evaluate/summary.json",
+     ("auc_constant",)),
+    ("auc_policy", "AUC, optimised policy", "evaluate/summary.json", ("auc_policy",)),
+    ("cr_paper_constant", "CR, paper's convention (log2|V| / mean loss), constant", "evaluate/summary.json",
+     ("cr_paper_constant",)),
+    ("cr_paper_policy", "CR, paper's convention, optimised", "evaluate/summary.json", ("cr_paper_policy",)),
+    ("cr_bits_constant", "CR in bits (raw bits / code bits), constant", "evaluate/summary.json",
+     ("cr_bits_constant",)),
+    ("cr_bits_policy", "CR in bits, optimised", "evaluate/summary.json", ("cr_bits_policy",)),
+    ("B_constant", "Table 1: B, constant (paper's fit)", "figures/scaling_fits.json",
+     ("fits", "paper", "constant", "B")),
+    ("beta_constant", "Table 1: beta, constant (paper's fit)", "figures/scaling_fits.json",
+     ("fits", "paper", "constant", "beta")),
+    ("B_policy", "Table 1: B, optimised (paper's fit)", "figures/scaling_fits.json",
+     ("fits", "paper", "policy", "B")),
+    ("beta_policy", "Table 1: beta, optimised (paper's fit)", "figures/scaling_fits.json",
+     ("fits", "paper", "policy", "beta")),
+    ("sim_constant", "SIM (mean_t SIM_t), constant", "evaluate/law.json", ("constant", "sim_mean")),
+    ("sim_policy", "SIM, optimised", "evaluate/law.json", ("policy", "sim_mean")),
+    ("zero_share_negative_ct", "share of gamma = 0 among CT < 0, optimised (property 4.1)", "evaluate/law.json",
+     ("policy", "zero_share_negative_ct")),
+    ("low_weight_share_learned", "share of gamma < 0.2 max gamma among well-learned examples, optimised "
+     "(property 4.2)", "evaluate/law.json", ("policy", "low_weight_share_learned")),
+    ("kkt_residual_constant", "KKT residual, constant", "evaluate/law.json", ("constant", "kkt_residual")),
+    ("kkt_residual_policy", "KKT residual, optimised", "evaluate/law.json", ("policy", "kkt_residual")),
+)
+
+
+def seed_dir(out: str | Path, seed: int) -> Path:
+    """The folder of one seed's reproduction inside ``out``."""
+    return Path(out) / f"seed-{seed}"
+
+
+def read_headline(folder: str | Path) -> dict[str, float | None]:
+    """{name: value} of :data:`HEADLINE` read from one finished one-seed reproduction folder (None where a
+    fit failed or a number is missing)."""
+    folder, files, out = Path(folder), {}, {}
+    for name, _, rel, keys in HEADLINE:
+        if rel not in files:
+            files[rel] = R.read_json(folder / rel)
+        value = files[rel]
+        for k in keys:
+            value = value.get(k) if isinstance(value, dict) else None
+        out[name] = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return out
+
+
+def aggregate(seed_dirs: dict[int, Path], level: float = LEVEL, other_search: str | None = None) -> dict:
+    """summary.json of several seeds: for every name of :data:`HEADLINE`, ``{"mean", "sd", "ci_low",
+    "ci_high", "n", "values"}`` (``values`` one per seed in the order of ``seed_dirs``, None where missing;
+    the statistics over the finite ones); with ``other_search``, ``"other"``: :func:`aggregate_other`."""
+    per_seed = {s: read_headline(d) for s, d in seed_dirs.items()}
+    out: dict = {"seeds": list(seed_dirs), "level": level,
+                 "interval": "Student t interval of the mean over seeds: mean +- t_{(1+level)/2, n-1} sd / sqrt(n)"}
+    for name, *_ in HEADLINE:
+        values = [per_seed[s][name] for s in seed_dirs]
+        out[name] = {**I.interval(values, level)._asdict(), "values": values}
+    if other_search is not None:
+        out["other"] = aggregate_other(seed_dirs, other_search, level)
+    return out
+
+
+def aggregate_other(seed_dirs: dict[int, Path], search: str, level: float = LEVEL) -> dict:
+    """The search a preset runs beside its own (``evaluate-SEARCH`` in every seed folder) against the
+    preset's (``evaluate``), seed by seed: both test speed-ups and test AUCs, the ratio of the speed-ups
+    (other / the preset's) and the number of seeds where the other search's policy has the lower test AUC;
+    each number with its interval over the seeds."""
+    def read(folder: Path, key: str) -> float | None:
+        value = R.read_json(folder / "summary.json").get(key) if (folder / "summary.json").exists() else None
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+    cols = {"speedup_own": [read(d / "evaluate", "speedup") for d in seed_dirs.values()],
+            "speedup_other": [read(d / f"evaluate-{search}", "speedup") for d in seed_dirs.values()],
+            "auc_test_own": [read(d / "evaluate", "auc_test_policy") for d in seed_dirs.values()],
+            "auc_test_other": [read(d / f"evaluate-{search}", "auc_test_policy") for d in seed_dirs.values()]}
+    cols["speedup_ratio"] = [o / m if o is not None and m else None
+                             for o, m in zip(cols["speedup_other"], cols["speedup_own"])]
+    pairs = [(o, m) for o, m in zip(cols["auc_test_other"], cols["auc_test_own"]) if o is not None and m is not None]
+    return {"search": search, "lower_test_auc_seeds": sum(o < m for o, m in pairs), "compared_seeds": len(pairs),
+            **{k: {**I.interval(v, level)._asdict(), "values": v} for k, v in cols.items()}}
