@@ -58,7 +58,7 @@ def _search_name(outer: C.OuterConfig) -> str:
 def other_section(p: C.Preset, summary: dict) -> str:
     """Markdown: the preset's search against the one it runs beside it, over the seeds ("" without one)."""
     o = summary.get("other")
-    if o is None or p.other_outer is None:
+    if o is None or p.other_outer is None or not o["compared_seeds"]:  # no seed ran the other search
         return ""
     own, other = _search_name(p.outer), _search_name(p.other_outer)
     rows = [f"| {label} | {fmt(o[k]['mean'])} | {fmt(o[k]['sd'], 3)} | [{fmt(o[k]['ci_low'])}, "
