@@ -48,6 +48,17 @@ def _in_out(paper, row: dict) -> str:
     return {None: "", True: "inside", False: "**outside**"}[where]
 
 
+def _at_bound_text(summary: dict) -> str:
+    """The sentence naming the seeds left out of Table 1's rows (fit with L0 on a bound); "" when none."""
+    left = {label: summary[name].get("at_bound") for name, label, *_ in HEADLINE if summary[name].get("at_bound")}
+    if not left:
+        return ""
+    items = "; ".join(f"{label.split(': ', 1)[-1]}: seed{'s' if len(v) > 1 else ''} {', '.join(map(str, v))}"
+                      for label, v in left.items())
+    return (" Left out of those rows (n counts the rest), because the seed's fit put L0 on a bound of its range "
+            f"(‡ in its report: Eq. 8 does not describe that curve, and B and beta absorb it): {items}.")
+
+
 def _search_name(outer: C.OuterConfig) -> str:
     if outer.search == "auto":
         return "the default search"
@@ -108,7 +119,7 @@ def report(exp: Experiment, preset: str, summary: dict, figs: dict[str, list[str
                 "a range is \"inside\" when it overlaps the interval." if exp.law else "")
     law_text += ("\n\nTable 1's B and beta: the t interval is symmetric about the mean, so for a positive "
                  "coefficient whose fits spread widely over the seeds it can reach below 0; the per-seed values "
-                 "are in summary.json.")
+                 "are in summary.json." + _at_bound_text(summary))
     law_text += ("\n\nEach seed's report has the Learning Law per saved policy (Fig. 8, Fig. 9, Fig. 3B / 7 and the "
                  "KKT residual) in its section \"The Learning Law where the paper measured it\", with what to try "
                  "where ours differ.")

@@ -52,30 +52,49 @@ def seed_dir(out: str | Path, seed: int) -> Path:
     return Path(out) / f"seed-{seed}"
 
 
+FITS = "figures/scaling_fits.json"
+
+
+def at_bound(folder: str | Path) -> set[str]:
+    """The Table 1 names (:data:`HEADLINE` entries read from the scaling fits) of one seed whose fit put L0
+    on a bound of its range (``at_bound`` in ``scaling_fits.json``; ‡ in the seed's report): there Eq. 8
+    does not describe the curve and B, beta take whatever values absorb it, so they are not averaged."""
+    fits = R.read_json(Path(folder) / FITS).get("fits", {}).get("paper", {})
+    return {name for name, _, rel, keys in HEADLINE
+            if rel == FITS and (fits.get(keys[2]) or {}).get("at_bound")}
+
+
 def read_headline(folder: str | Path) -> dict[str, float | None]:
     """{name: value} of :data:`HEADLINE` read from one finished one-seed reproduction folder (None where a
-    fit failed or a number is missing)."""
+    fit failed, put L0 on a bound (:func:`at_bound`) or a number is missing)."""
     folder, files, out = Path(folder), {}, {}
+    bound = at_bound(folder) if (folder / FITS).exists() else set()
     for name, _, rel, keys in HEADLINE:
         if rel not in files:
             files[rel] = R.read_json(folder / rel)
         value = files[rel]
         for k in keys:
             value = value.get(k) if isinstance(value, dict) else None
-        out[name] = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and name not in bound
+        out[name] = float(value) if ok else None
     return out
 
 
 def aggregate(seed_dirs: dict[int, Path], level: float = LEVEL, other_search: str | None = None) -> dict:
     """summary.json of several seeds: for every name of :data:`HEADLINE`, ``{"mean", "sd", "ci_low",
-    "ci_high", "n", "values"}`` (``values`` one per seed in the order of ``seed_dirs``, None where missing;
-    the statistics over the finite ones); with ``other_search``, ``"other"``: :func:`aggregate_other`."""
+    "ci_high", "n", "values"}`` (``values`` one per seed in the order of ``seed_dirs``, None where missing
+    or left out; the statistics over the finite ones), and for the Table 1 coefficients ``at_bound``, the
+    seeds left out because their fit put L0 on a bound (:func:`at_bound`); with ``other_search``,
+    ``"other"``: :func:`aggregate_other`."""
     per_seed = {s: read_headline(d) for s, d in seed_dirs.items()}
+    bound = {s: at_bound(d) if (Path(d) / FITS).exists() else set() for s, d in seed_dirs.items()}
     out: dict = {"seeds": list(seed_dirs), "level": level,
                  "interval": "Student t interval of the mean over seeds: mean +- t_{(1+level)/2, n-1} sd / sqrt(n)"}
-    for name, *_ in HEADLINE:
+    for name, _, rel, _ in HEADLINE:
         values = [per_seed[s][name] for s in seed_dirs]
         out[name] = {**I.interval(values, level)._asdict(), "values": values}
+        if rel == FITS:
+            out[name]["at_bound"] = [s for s in seed_dirs if name in bound[s]]
     if other_search is not None:
         out["other"] = aggregate_other(seed_dirs, other_search, level)
     return out

@@ -64,7 +64,11 @@ def test_summary_holds_each_seeds_numbers_with_t_intervals(seeds_run):
         assert summary[name]["values"] == [ev[name] for ev in evs]
     assert summary["sim_policy"]["values"] == [law["policy"]["sim_mean"] for law in laws]
     assert summary["kkt_residual_policy"]["values"] == [law["policy"]["kkt_residual"] for law in laws]
-    assert summary["beta_policy"]["values"] == [f["policy"].get("beta") for f in fits]
+    # Table 1: a fit with L0 on a bound of its range is left out (None), and its seed is named.
+    for run in ("constant", "policy"):
+        want = [None if f[run].get("at_bound") else f[run].get("beta") for f in fits]
+        assert summary[f"beta_{run}"]["values"] == want
+        assert summary[f"beta_{run}"]["at_bound"] == [s for s, f in zip((0, 1), fits) if f[run].get("at_bound")]
     assert evs[0]["auc_constant"] != evs[1]["auc_constant"]  # the seed reached the task: other data, other run
     for name, *_ in HEADLINE:
         x = np.array([v for v in summary[name]["values"] if v is not None], dtype=np.float64)
@@ -272,3 +276,24 @@ def test_the_other_search_is_compared_seed_by_seed(seeds_run):
     assert "## The two searches over the seeds" in text
     assert f"lower test AUC on {other['lower_test_auc_seeds']} of 2 seeds" in " ".join(text.split())
     assert f"| 0 | {fmt(own[0]['speedup'])} | {fmt(fix[0]['speedup'])} |" in text
+
+
+def test_a_table1_fit_with_l0_on_a_bound_is_left_out_and_named(tmp_path):
+    """A seed whose paper-method fit put L0 on a bound contributes no B or beta to the mean; the report names it."""
+    from experiments.seeds_report import _at_bound_text
+    from experiments.seeds_summary import aggregate
+
+    def seed(s: int, bound: dict) -> None:
+        folder = tmp_path / f"seed-{s}"
+        fit = {"L0": 0.0 if bound else 0.08, "B": 1.0 + s, "beta": 0.5 + 0.1 * s, "at_bound": bound}
+        R.write_json(folder / "figures" / "scaling_fits.json", {"fits": {"paper": {"constant": fit, "policy": fit}}})
+        R.write_json(folder / "evaluate" / "summary.json", {"speedup": 2.0 + s})
+        R.write_json(folder / "evaluate" / "law.json", {})
+
+    seed(0, {}), seed(1, {"L0": "lower"}), seed(2, {})
+    summary = aggregate({s: tmp_path / f"seed-{s}" for s in (0, 1, 2)})
+    assert summary["B_constant"]["values"] == [1.0, None, 3.0] and summary["B_constant"]["n"] == 2
+    assert summary["B_constant"]["mean"] == pytest.approx(2.0) and summary["B_constant"]["at_bound"] == [1]
+    assert summary["speedup"]["values"] == [2.0, 3.0, 4.0] and "at_bound" not in summary["speedup"]
+    text = _at_bound_text(summary)
+    assert "B, constant (paper's fit): seed 1" in text and "beta, optimised (paper's fit): seed 1" in text
