@@ -31,7 +31,22 @@ def _comparison(p, opt: dict, ev: dict, other: dict | None) -> str:
                      f"| {fmt(o.get('auc_constant'))} -> {fmt(o.get('auc_final'))} | {fmt(e['speedup'])} | "
                      f"{fmt(e['speedup_dev'])} | {fmt(e['auc_test_policy'])} | {where} |")
     return ("## The two searches\n\nThe numbers above are of the preset's search; the other search ran on the "
-            "same task, validation split and selection:\n\n" + "\n".join(lines) + "\n")
+            "same task, validation split and selection:\n\n" + "\n".join(lines) + "\n"
+            + "".join(slower_than_constant(search_text(outer), e) for _, outer, _, e, _ in rows))
+
+
+def slower_than_constant(search: str, ev: dict) -> str:
+    """A loud paragraph when a search's evaluated policy never reaches the constant run's final test loss
+    (test speed-up below 1), with both test AUCs; "" otherwise."""
+    speedup = ev.get("speedup")
+    if speedup is None or not math.isfinite(speedup) or speedup >= 1:
+        return ""
+    auc_c, auc_p = ev.get("auc_test_constant"), ev.get("auc_test_policy")
+    early = (f" Its test AUC, {fmt(auc_p)}, is below the constant run's {fmt(auc_c)}: it learns faster early and "
+             "ends worse." if auc_c is not None and auc_p is not None and auc_p < auc_c else "")
+    return (f"\n**Slower than constant training on held-out data:** {search} selected a policy that never reaches "
+            f"the constant run's final test loss (test speed-up {fmt(speedup)} < 1).{early} On this setting do "
+            "not use that search's policy for its end point.\n")
 
 
 def fmt(x, digits: int = 4) -> str:

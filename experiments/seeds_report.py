@@ -66,6 +66,19 @@ def _search_name(outer: C.OuterConfig) -> str:
     return f"the fixed outer lr {outer.outer_lr:g}{how}"
 
 
+def _below_one(o: dict, seeds: list, own: str, other: str) -> str:
+    """A loud sentence naming the seeds where a search's test speed-up is below 1 ("" when none)."""
+    parts = []
+    for key, name in (("speedup_own", own), ("speedup_other", other)):
+        slow = [str(s) for s, v in zip(seeds, o[key]["values"]) if v is not None and v < 1]
+        if slow:
+            parts.append(f"{name} on seed{'s' if len(slow) > 1 else ''} {', '.join(slow)}")
+    if not parts:
+        return ""
+    return (" **Slower than constant training on held-out data** (test speed-up below 1: the policy never "
+            f"reaches the constant run's final test loss): {'; '.join(parts)}.")
+
+
 def other_section(p: C.Preset, summary: dict) -> str:
     """Markdown: the preset's search against the one it runs beside it, over the seeds ("" without one)."""
     o = summary.get("other")
@@ -86,7 +99,7 @@ def other_section(p: C.Preset, summary: dict) -> str:
 
 Every seed also ran {other} (`seed-S/optimize-{o['search']}`, `seed-S/evaluate-{o['search']}`) beside
 {own}. The ratio is taken seed by seed. {other[0].upper() + other[1:]}'s policy has the lower test AUC on
-{o['lower_test_auc_seeds']} of {o['compared_seeds']} seeds.
+{o['lower_test_auc_seeds']} of {o['compared_seeds']} seeds.{_below_one(o, summary['seeds'], own, other)}
 
 | quantity | mean | sd | {summary['level']:.0%} interval | n |
 | --- | --- | --- | --- | --- |

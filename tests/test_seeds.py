@@ -297,3 +297,18 @@ def test_a_table1_fit_with_l0_on_a_bound_is_left_out_and_named(tmp_path):
     assert summary["speedup"]["values"] == [2.0, 3.0, 4.0] and "at_bound" not in summary["speedup"]
     text = _at_bound_text(summary)
     assert "B, constant (paper's fit): seed 1" in text and "beta, optimised (paper's fit): seed 1" in text
+
+
+def test_a_search_slower_than_constant_on_test_is_flagged():
+    """Both the one-seed comparison and the seeds section say loudly when a search's test speed-up is below 1."""
+    from experiments.report_text import slower_than_constant
+    from experiments.seeds_report import _below_one
+
+    text = slower_than_constant("the default search", {"speedup": 0.9395, "auc_test_constant": 0.1789,
+                                                         "auc_test_policy": 0.1677})
+    assert "**Slower than constant training on held-out data:** the default search" in text
+    assert "test speed-up 0.9395 < 1" in text and "learns faster early and ends worse" in text
+    assert slower_than_constant("x", {"speedup": 1.9}) == "" and slower_than_constant("x", {"speedup": None}) == ""
+    o = {"speedup_own": {"values": [1.9, 3.1]}, "speedup_other": {"values": [0.94, 1.1]}}
+    assert _below_one(o, [0, 1], "the fixed step", "the default search").endswith("the default search on seed 0.")
+    assert _below_one({"speedup_own": {"values": [2.0]}, "speedup_other": {"values": [None]}}, [0], "a", "b") == ""
