@@ -6,7 +6,7 @@
    2048 lanes, (b) unrolled over the contracted axis and (c) as ``jnp.sum`` over a broadcast axis. Timed:
    the forward, ``jax.grad`` and forward-over-reverse (``jax.jvp`` of the gradient), the three transforms
    an outer step runs. The three forms agree to float32 rounding (printed).
-2. **One backward step of the run's adjoint** (``theory.certificate.auc_and_adjoint``) on the whole model:
+2. **One backward step of the run's adjoint** (``theory.certificate.adjoint_step``, as ``auc_and_adjoint`` runs it) on the whole model:
    today's forward-over-reverse (``jax.jvp`` of the losses and their weighted gradient, plus the dev
    gradient) against reverse-over-forward (``jax.grad`` of -eta gamma . (the losses' JVP along lambda) +
    L_dev / (T + 1), which gives H lambda and the dev gradient in one reverse pass and the N products
@@ -31,6 +31,7 @@ from learning_law import policy as P
 from learning_law.inner import lr_schedule, split_curves
 from learning_law.metagrad import auc_and_grad
 from learning_law.tasks.lm import LM_PRESETS, make_lm
+from theory.certificate import adjoint_step
 
 
 def attention_forms(n: int, length: int, heads: int, dh: int):
@@ -66,17 +67,7 @@ def adjoint_steps(task, steps: int):
     """(today's, reverse-over-forward, training gradient) jitted functions of (params, lambda, gamma row)."""
     loss_fn, train, dev = task.per_example_loss, task.train, task.dev
     scale, eta = 1.0 / (steps + 1), 0.1
-    dev_vg = jax.value_and_grad(lambda p: jnp.mean(loss_fn(p, dev)))
-
-    @jax.jit
-    def fwd_over_rev(p, lam_next, g_t):  # the backward step of theory.certificate.auc_and_adjoint, as one jit
-        def losses_and_grad(q):
-            losses, pullback = jax.vjp(lambda r: loss_fn(r, train), q)
-            return losses, pullback(g_t)[0]
-        _, (dots, hvp) = jax.jvp(losses_and_grad, (p,), (lam_next,))
-        l_dev, g_dev = dev_vg(p)
-        lam = jax.tree_util.tree_map(lambda gd, ln, hv: scale * gd + ln - eta * hv, g_dev, lam_next, hvp)
-        return lam, dots, l_dev
+    fwd_over_rev = jax.jit(lambda p, lam_next, g_t: adjoint_step(loss_fn, train, dev, p, lam_next, g_t, eta, scale))
 
     @jax.jit
     def rev_over_fwd(p, lam_next, g_t):
@@ -103,6 +94,8 @@ def main() -> int:
     p = _common.parser(__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=None, help="timed calls per row (default 20; quick 3)")
     args = p.parse_args()
+    if args.repeats is not None and args.repeats < 1:
+        p.error(f"--repeats {args.repeats} is invalid: allowed an integer >= 1")
     preset = LM_PRESETS["tiny" if args.quick else "cpu"]
     repeats = args.repeats or (3 if args.quick else 20)
     task = make_lm(preset.task)

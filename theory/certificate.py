@@ -99,14 +99,7 @@ def auc_and_adjoint(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev
 
     def backward(lam_next, xs):
         p, g_t, eta_t = xs
-
-        def losses_and_grad(q):
-            losses, pullback = jax.vjp(lambda r: loss_fn(r, train), q)
-            return losses, pullback(g_t)[0]
-
-        _, (dots, hvp) = jax.jvp(losses_and_grad, (p,), (lam_next,))
-        l_dev, g_dev = dev_vg(p)
-        lam = jax.tree_util.tree_map(lambda gd, ln, hv: scale * gd + ln - eta_t * hv, g_dev, lam_next, hvp)
+        lam, dots, l_dev = adjoint_step(loss_fn, train, dev, p, lam_next, g_t, eta_t, scale)
         return lam, (dots if with_act else -eta_t * dots, l_dev)
 
     def segment(lam, theta, g_seg, eta_seg):
@@ -148,6 +141,26 @@ def auc_and_adjoint(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev
     if not with_act:  # the scan emitted the gradient's rows
         return auc, dots, None
     return auc, -etas[:, None] * dots, dots / scale
+
+
+def adjoint_step(loss_fn: PerExampleLoss, train: PyTree, dev: PyTree, params: PyTree, lam_next: PyTree,
+                 g_t: Array, eta_t: Array, scale: float) -> tuple[PyTree, Array, Array]:
+    r"""One step of the reverse recursion of :func:`auc_and_adjoint` at :math:`\theta_t` = ``params``:
+    (:math:`\lambda_t`, the N products :math:`\lambda_{t+1} \cdot \nabla l_n(\theta_t)`, :math:`L(\theta_t)`).
+
+    One ``jax.jvp`` along ``lam_next`` of theta -> (losses [N], their ``g_t``-weighted gradient) gives the
+    products (the losses' tangent) and :math:`H_t \lambda_{t+1}` (the gradient's tangent; forward-over-reverse);
+    one gradient of the dev loss completes :math:`\lambda_t = \text{scale}\, \nabla L + \lambda_{t+1} - \eta_t H_t
+    \lambda_{t+1}`.
+    """
+    def losses_and_grad(q):
+        losses, pullback = jax.vjp(lambda r: loss_fn(r, train), q)
+        return losses, pullback(g_t)[0]
+
+    _, (dots, hvp) = jax.jvp(losses_and_grad, (params,), (lam_next,))
+    l_dev, g_dev = jax.value_and_grad(lambda q: jnp.mean(loss_fn(q, dev)))(params)
+    lam = jax.tree_util.tree_map(lambda gd, ln, hv: scale * gd + ln - eta_t * hv, g_dev, lam_next, hvp)
+    return lam, dots, l_dev
 
 
 def adjoint_gradient(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev: PyTree, gamma: Array,
