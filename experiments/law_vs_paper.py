@@ -88,8 +88,13 @@ def section(traj: dict, law: dict, paper_law: dict | None, command_hint: str = "
                                    ("Property 4.2", pol.get("low_weight_share_learned"), low_band))
            if b is not None and v is not None and math.isfinite(v) and not b[0] <= v <= b[1]]
     closing = ""
+    if pol.get("support_fraction") is not None and pol["support_fraction"] >= 1.0:
+        closing += ("\n\nThe evaluated policy has no weight exactly 0 (support 100% of the examples at every record "
+                    "step), so property 4.1's share is 0 by construction: the default search (`auto`, exponentiated "
+                    "gradient) multiplies weights down without ever reaching 0. Its KKT residual, continuous in "
+                    "gamma, is the measure that applies; `--search apg` (projected gradient) sets weights to 0.")
     if far or (kkt_ok and min(kkt_ok) > 0.5):
-        closing = (f"\n\nThe policy is far from the paper's near-optimal one ({', '.join(far) or 'KKT residual'}): "
+        closing += (f"\n\nThe policy is far from the paper's near-optimal one ({', '.join(far) or 'KKT residual'}): "
                    "a policy whose KKT residual stays near 1 has not reached the region where Theorem 3.1 "
                    "constrains it, so the zero-weight properties are not expected yet." + command_hint)
     return ("## The Learning Law where the paper measured it\n\n"

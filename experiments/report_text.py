@@ -13,7 +13,9 @@ CLOSE = 0.2  # a number of ours is "close" to the paper's within this relative d
 def search_text(outer: C.OuterConfig) -> str:
     """One phrase naming a search and its step."""
     if outer.search == "auto":
-        return "the default search (`auto`: monotone accelerated projected gradient with backtracking, no step to set)"
+        return "the default search (`auto`: exponentiated gradient with backtracking, no step to set)"
+    if outer.search == "apg":
+        return "the `apg` search (monotone accelerated projected gradient with backtracking, no step to set)"
     return f"a fixed outer lr {outer.outer_lr:g} ({outer.schedule})"
 
 
@@ -110,8 +112,8 @@ def _sizes_note(exp) -> str:
 
 
 def _search_flags(outer: C.OuterConfig) -> str:
-    if outer.search == "auto":
-        return "--search auto"
+    if outer.search in C.BACKTRACKING:
+        return f"--search {outer.search}"
     return f"--search fixed --outer-lr {outer.outer_lr:g} --schedule {outer.schedule}"
 
 

@@ -4,7 +4,8 @@
 
 For each setting (a task, a preset and the changes below) the policy search runs once per fixed outer lr
 of the setting's sweep (``--search fixed``, the setting's schedule) and once with the default search
-(``--search auto``: no step to choose), all with the same outer steps, validation split and selection
+(``--search auto``: no step to choose) and with ``--search apg`` (accelerated projected gradient, the
+default before; no step either), all with the same outer steps, validation split and selection
 (:mod:`learning_law.optimize`); each selected ``gamma.npy`` is then evaluated against the constant policy
 on the test split, which no search or selection looks at. Everything lands in ``DIR/SETTING/RUN/{optimize,
 evaluate}`` (resumable run by run) and ``DIR/report.md`` / ``DIR/results.json``: the best fixed-lr test
@@ -121,8 +122,9 @@ def run_setting(s: Setting, out: Path, *, resume: bool, progress: bool) -> dict:
         outer = dataclasses.replace(auto, search="fixed", outer_lr=lr, schedule=s.schedule)
         rows.append(run_one(task, p, inner, outer, out / s.name / f"fixed-{lr:g}", resume=resume,
                             progress=progress, extra={"preset": p.name, "robustness_setting": s.name}))
-    rows.append(run_one(task, p, inner, auto, out / s.name / "auto", resume=resume, progress=progress,
-                        extra={"preset": p.name, "robustness_setting": s.name}))
+    for rule in C.BACKTRACKING:  # the default (auto) and the accelerated projected gradient beside it
+        rows.append(run_one(task, p, inner, dataclasses.replace(auto, search=rule), out / s.name / rule,
+                            resume=resume, progress=progress, extra={"preset": p.name, "robustness_setting": s.name}))
     return {"setting": s.name, "task": s.task, "preset": s.preset, "about": s.about,
             "outer_steps": auto.outer_steps, "runs": rows}
 
@@ -138,20 +140,24 @@ def report(results: list[dict], command: str) -> str:
     f = lambda x, d=3: "n/a" if x is None else (f"{x:.{d}g}" if isinstance(x, float) else str(x))  # noqa: E731
     lines = ["| setting | fixed outer lr: test speed-up | best fixed | default search: test speed-up | default / best "
              "| test AUC: constant, best fixed, default | seconds: best fixed, default | default: steps run "
-             "(accepted), rejected trials | s per step: fixed, default (per accepted) | ended above start |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    verdicts = []
+             "(accepted), rejected trials | s per step: fixed, default (per accepted) | ended above start "
+             "| apg: test speed-up, / best fixed |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    verdicts, apg_verdicts = [], []
     for r in results:
         fixed = [x for x in r["runs"] if x["search"] == "fixed"]
         auto = next(x for x in r["runs"] if x["search"] == "auto")
+        apg = next((x for x in r["runs"] if x["search"] == "apg"), {})
         ok = [x for x in fixed if "speedup_test" in x]
         sweep = ", ".join(f"{x['outer_lr']:g}: " + (f"{x['speedup_test']:.2f}x" if "speedup_test" in x else
                                                     "diverged") for x in fixed)
         best = max(ok, key=lambda x: x["speedup_test"]) if ok else None
         ratio = auto["speedup_test"] / best["speedup_test"] if best and "speedup_test" in auto else None
+        apg_ratio = apg["speedup_test"] / best["speedup_test"] if best and "speedup_test" in apg else None
         above = [f"{x['search']} {f(x['outer_lr'])}" for x in r["runs"] if x.get("ended_above_start")]
         last_above = [f"{f(x['outer_lr'])}" for x in fixed if x.get("last_above_start")]
         verdicts.append((r["setting"], ratio))
+        apg_verdicts.append(apg_ratio)
         lines.append(
             f"| {r['setting']} | {sweep} | {f(best and best['speedup_test'])} (lr {f(best and best['outer_lr'])}) | "
             f"{f(auto.get('speedup_test'))} | {f(ratio, 3)} | {f(auto.get('auc_test_constant'), 4)}, "
@@ -160,12 +166,14 @@ def report(results: list[dict], command: str) -> str:
             f"{r['outer_steps']}, {f(auto.get('rejected_trials'))} | {f(best and best['s_per_outer_step'])}, "
             f"{f(auto.get('s_per_outer_step'))} | "
             f"{'**' + ', '.join(above) + '**' if above else 'none'}"
-            f"{' (last policy above start, not returned: fixed ' + ', '.join(last_above) + ')' if last_above else ''} |")
+            f"{' (last policy above start, not returned: fixed ' + ', '.join(last_above) + ')' if last_above else ''} | "
+            f"{f(apg.get('speedup_test'))}, {f(apg_ratio, 3)} |")
     passed = [n for n, q in verdicts if q is not None and q >= 0.8]
     return f"""# Policy search robustness: the default search against a fixed-lr sweep
 
 Each setting runs the policy search with each fixed outer lr of its sweep and with the default search
-(no outer lr), the same outer steps, validation split and selection; the selected policy (`gamma.npy`) is
+(no outer lr: exponentiated gradient with backtracking) and with `apg` (accelerated projected gradient with
+backtracking, the default before), the same outer steps, validation split and selection; the selected policy (`gamma.npy`) is
 evaluated on the test split, which no search or selection looks at. "Ended above start" lists searches whose
 returned policy has a dev AUC (the search objective) above the constant policy's; a fixed search whose *last*
 policy was above it is named in brackets (selection returned an earlier one). "s per step" is the wall time
@@ -178,6 +186,7 @@ meta-gradient plus its trials' forward runs.
 
 Default search at >= 80% of the best fixed-lr test speed-up: {len(passed)} of {len(verdicts)} settings
 ({', '.join(f'{n} {q:.3f}' if q is not None else f'{n} n/a' for n, q in verdicts)}).
+The `apg` search beside it: {sum(q is not None and q >= 0.8 for q in apg_verdicts)} of {len(verdicts)}.
 
 Settings:
 {chr(10).join(f"- `{r['setting']}`: task {r['task']}, preset `{r['preset']}`, {r['outer_steps']} outer steps; {r['about']}." for r in results)}

@@ -62,6 +62,8 @@ def _at_bound_text(summary: dict) -> str:
 def _search_name(outer: C.OuterConfig) -> str:
     if outer.search == "auto":
         return "the default search"
+    if outer.search == "apg":
+        return "the `apg` search"
     how = {"constant": "", "linear": " decaying linearly"}.get(outer.schedule, f" ({outer.schedule} schedule)")
     return f"the fixed outer lr {outer.outer_lr:g}{how}"
 

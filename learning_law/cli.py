@@ -32,7 +32,8 @@ HELP = {
     "steps": "T, inner steps", "lr": "eta, inner learning rate", "warmup_steps": "linear eta warm-up steps",
     "record_every": "stride of per-example records (train losses, contributions)",
     "outer_steps": "K, outer steps of the policy search (at most)",
-    "search": "auto: steps found by backtracking, never raises the AUC, nothing to tune | fixed: the reference's "
+    "search": "auto: exponentiated gradient, steps found by backtracking, never raises the AUC, nothing to tune | "
+              "apg: the same guarantees, projected gradient with momentum (exact zeros in gamma) | fixed: the reference's "
               "--outer-lr and --schedule (given either, fixed is implied)",
     "outer_lr": "fixed search: outer learning rate eps at step 0",
     "schedule": "fixed search: outer lr schedule, linear (to 0) or constant",
@@ -199,21 +200,21 @@ def _configs(args, base: C.Preset | None = None):
     task = C.override(preset.task, **{k: vals.get(k) for k in own})
     inner = C.override(preset.inner, **{k: vals.get(k) for k in INNER_FIELDS})
     changes = _search_choice(preset.outer, vals)
-    base_outer = (dataclasses.replace(preset.outer, search="auto", outer_lr=None)
-                  if changes.get("search") == "auto" else preset.outer)
+    base_outer = (dataclasses.replace(preset.outer, search=changes["search"], outer_lr=None)
+                  if changes.get("search") in C.BACKTRACKING else preset.outer)
     outer = C.override(base_outer, **changes)
     return preset, task, inner, outer
 
 
 def _search_choice(base: C.OuterConfig, vals: dict) -> dict:
     """The outer options given, with the search made consistent: --outer-lr/--schedule imply fixed;
-    --search auto drops the preset's fixed step."""
+    --search auto (or apg) drops the preset's fixed step."""
     given = {k: vals.get(k) for k in OUTER_FIELDS if k in vals}
     fixed_opts = [k for k in ("outer_lr", "schedule") if given.get(k) is not None]
-    if given.get("search") == "auto":
+    if given.get("search") in C.BACKTRACKING:
         if fixed_opts:
             raise UsageError(f"option(s) {', '.join('--' + k.replace('_', '-') for k in fixed_opts)} apply to "
-                             "--search fixed only; --search auto finds its own step")
+                             f"--search fixed only; --search {given['search']} finds its own step")
         return given
     if fixed_opts and given.get("search") is None:
         given["search"] = "fixed"

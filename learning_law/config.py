@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import field
 
 from learning_law.errors import UsageError
-from learning_law.run_config import (INNER_OPTIMIZERS, MEMORY_STRATEGIES, SEARCHES, InnerConfig, OuterConfig,
+from learning_law.run_config import (BACKTRACKING, INNER_OPTIMIZERS, MEMORY_STRATEGIES, SEARCHES, InnerConfig, OuterConfig,
                                      PerceptronConfig, Preset, asdict, from_dict, override)
 
 # The paper's perceptron as the authors ran it. theta_0 ~ N(0, I): their data generator draws
@@ -126,4 +126,4 @@ def get_preset(task: str, name: str) -> Preset:
 
 
 __all__ = ["PerceptronConfig", "InnerConfig", "OuterConfig", "Preset", "PRESETS", "get_preset", "default_preset",
-           "override", "from_dict", "asdict", "MEMORY_STRATEGIES", "INNER_OPTIMIZERS", "SEARCHES", "field"]
+           "override", "from_dict", "asdict", "MEMORY_STRATEGIES", "INNER_OPTIMIZERS", "SEARCHES", "BACKTRACKING", "field"]

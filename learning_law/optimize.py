@@ -1,8 +1,9 @@
 """Search the learning policy gamma minimising the dev AUC (paper Section 4.1), and select what to keep.
 
-Two update rules (:mod:`learning_law.search`): ``auto`` (the default: monotone accelerated projected
-gradient with backtracking, no step size to choose, never raises the AUC) and ``fixed`` (the reference's ``gamma <- Proj(gamma - eps_k dAUC/dgamma)`` with ``--outer-lr`` and
-``--schedule``), both with the exact gradient of :mod:`learning_law.metagrad`. The first
+Three update rules (:mod:`learning_law.search`): ``auto`` (the default: exponentiated gradient with
+backtracking, no step size to choose, never raises the AUC), ``apg`` (the same guarantees, accelerated
+projected gradient) and ``fixed`` (the reference's ``gamma <- Proj(gamma - eps_k dAUC/dgamma)`` with
+``--outer-lr`` and ``--schedule``), all with the exact gradient of :mod:`learning_law.metagrad`. The first
 ``frozen_steps`` rows stay at the constant policy.
 
 **Selection.** The search fits the dev split, so its last policy is not necessarily its best on the
@@ -169,13 +170,14 @@ def optimize(
     value, val = SEL.forward_fns(task, etas, opt, outer.select)
     const_curves = SEL.curves(task, P.constant(steps, n), etas, opt) if start < K and not st.stop else None
     auto = None
-    if outer.search == "auto" and start < K and not st.stop:
+    step_rule = S.STEP_RULES.get(outer.search)
+    if outer.search in S.BACKTRACKING and start < K and not st.stop:
         if start == 0:
-            auto = S.auto_init(vg, st.gamma, outer.frozen_steps)
+            auto = S.auto_init(vg, st.gamma, outer.frozen_steps, outer.search)
             _check_finite(auto.auc, start)
             st.auc[0] = float(auto.auc)
             SEL.consider_constant(st, val)  # the constant policy is the first candidate (ties keep it)
-        else:  # the accelerated search's whole state comes back from the checkpoint: bit-identical
+        else:  # the search's whole state comes back from the checkpoint: bit-identical
             f, t, t_prev, alpha = (jnp.float32(v) for v in st.scalars)
             auto = S.AutoState(st.gamma, f, st.mom[0], st.mom[1], t, t_prev, alpha)
     t0 = time.perf_counter()
@@ -187,7 +189,7 @@ def optimize(
                 # --- one outer step: the policy after k updates -> after k + 1
                 if auto is not None:
                     st.auc[k] = float(auto.auc)
-                    new, info = S.auto_step(auto, value, vg, outer.frozen_steps)
+                    new, info = step_rule(auto, value, vg, outer.frozen_steps)
                     if info.stationary:  # no step from x lowers the AUC: a stationary point to float precision
                         st.stop = STOPS.index("stationary")
                         if k:
@@ -345,7 +347,7 @@ def _finish(task, inner, outer, out, st: SearchState, etas, opt, value, val, wal
         "last_is_selected": sel == st.done,
         "forward_trials": int(trials.sum()),
         "rejected_trials": int(np.maximum(trials - 1, 0).sum()),
-        "trials_per_step": _num(trials.mean()) if outer.search == "auto" and st.done else None,
+        "trials_per_step": _num(trials.mean()) if outer.search in S.BACKTRACKING and st.done else None,
         "wall_time_s": round(wall, 2),
         "seconds_per_outer_step": round(wall / ran, 4) if ran else None,
         "resumed_from_outer_step": resumed_from,

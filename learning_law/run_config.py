@@ -19,7 +19,8 @@ from learning_law.errors import UsageError, require
 
 MEMORY_STRATEGIES = ("full", "theta", "block")
 INNER_OPTIMIZERS = ("gd", "sgd", "momentum", "adam")
-SEARCHES = ("auto", "fixed")  # learning_law.search
+SEARCHES = ("auto", "apg", "fixed")  # learning_law.search
+BACKTRACKING = ("auto", "apg")  # the searches that find their own step
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class OuterConfig:
     """The policy search on gamma (paper Section 4.1); update rules in :mod:`learning_law.search`."""
 
     outer_steps: int = 500  # K, outer steps (at most: patience or a stationary point stop it earlier)
-    search: str | None = None  # auto: step found by backtracking, nothing to tune | fixed: outer_lr + schedule
+    search: str | None = None  # auto / apg: step found by backtracking, nothing to tune | fixed: outer_lr + schedule
     #                            None: fixed when outer_lr is given, else auto (config.json stores the choice)
     outer_lr: float | None = None  # fixed search only: eps at outer step 0
     schedule: str = "linear"  # fixed search only: "linear" (decay to 0 over K) or "constant"
@@ -127,7 +128,7 @@ class OuterConfig:
                     "a finite number > 0 with search='fixed' (or search='auto', which needs none)")
         else:
             require(self.outer_lr is None, "outer_lr", self.outer_lr,
-                    "None with search='auto' (it finds its own step; give search='fixed' for a fixed one)")
+                    f"None with search={self.search!r} (it finds its own step; give search='fixed' for a fixed one)")
         if self.outer_lr is not None:
             require(math.isfinite(self.outer_lr) and self.outer_lr > 0, "outer_lr", self.outer_lr,
                     "a finite number > 0")

@@ -37,12 +37,12 @@ class SearchState:
         self.gamma = None  # the current policy (device)
         self.auc = np.full(K, np.nan, np.float32)  # AUC of the policy each outer step started from
         self.step_size = np.full(K, np.nan, np.float32)
-        self.trials = np.zeros(K, np.int32)  # forward runs of the auto search's line search
+        self.trials = np.zeros(K, np.int32)  # forward runs of the auto / apg line search
         self.evals = np.full((K, len(EVAL_FIELDS)), np.nan, np.float32)
         self.best_gamma = None  # the selected policy so far (device or host)
         self.best = np.array([np.inf, np.nan, 0.0])  # score, its dev AUC, outer step
-        self.mom = None  # auto: (z, x_prev) of the accelerated search (device), see learning_law.search
-        self.scalars = np.full(4, np.nan, np.float32)  # auto: F(x), t, t_prev, last accepted step
+        self.mom = None  # auto / apg: (z, x_prev) of the accelerated search (device; auto: both gamma)
+        self.scalars = np.full(4, np.nan, np.float32)  # auto / apg: F(x), t, t_prev, last accepted step
         self.done = 0
         self.stop = 0  # index into STOPS
         self.shape = (steps, n)

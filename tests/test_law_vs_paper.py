@@ -50,3 +50,14 @@ def test_section_places_each_property_against_the_paper():
     traj["checkpoints"][2]["sim_mean"] = 0.05
     text = section(traj, law, None)
     assert "does not grow" in text and "outside" not in text and "inside" not in text and "far from" not in text
+
+
+def test_section_says_when_the_policy_has_no_exact_zero():
+    # Exponentiated gradient (the default search) never reaches gamma = 0: property 4.1 is then 0 by
+    # construction, and the section says so; a policy with zeros gets no such sentence.
+    traj = {"checkpoints": [_cp(0, 0.0, 0.0, 0.1, 4.0, 1.0), _cp(10, 0.0, 0.1, 0.2, 5.0, 0.6)]}
+    law = {"policy": {"zero_share_negative_ct": 0.0, "low_weight_share_learned": 0.1, "n_learned": 10,
+                      "sim_mean": 0.2, "kkt_residual": 0.6, "support_fraction": 1.0}}
+    assert "no weight exactly 0" in section(traj, law, None)
+    law["policy"]["support_fraction"] = 0.97
+    assert "no weight exactly 0" not in section(traj, law, None)
