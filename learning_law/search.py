@@ -96,6 +96,7 @@ from theory.simplex import project_rows_onto_simplex
 
 MAX_TRIALS = 40  # halvings of the trial step before a step is given up (a shrinks 2^40 x)
 GROW = 2.0  # the trial step of an outer step: the last accepted one times this
+MAX_STEP = 1e38  # ... at most this: it is passed as float32 (largest finite 3.4e38), never inf
 ARMIJO = 1e-4  # sufficient decrease of a plain step, a share of the predicted one (Nocedal & Wright's value)
 REL_TOL = 1e-7  # stationary when the predicted decrease is below this share of |F| (float32 noise)
 
@@ -214,7 +215,7 @@ def apg_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
         f_y, grad = value_and_grad(y)
     f_y = float(f_y)
     grad = masked_grad(grad, frozen_steps)
-    a = float(state.alpha) * GROW
+    a = min(float(state.alpha) * GROW, MAX_STEP)
     z = None
     for trial in range(1, MAX_TRIALS + 1):
         cand, slope, dist2 = (float(v) if i else v for i, v in enumerate(_trial(y, grad, np.float32(a), fs)))
@@ -259,7 +260,7 @@ def eg_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
     f_x = float(state.auc)
     _, grad = value_and_grad(state.gamma)
     grad = masked_grad(grad, frozen_steps)
-    a = float(state.alpha) * GROW
+    a = min(float(state.alpha) * GROW, MAX_STEP)
     for trial in range(1, MAX_TRIALS + 1):
         cand, slope = _eg_trial(state.gamma, grad, np.float32(a), fs)
         slope = float(slope)
