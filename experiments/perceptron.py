@@ -30,8 +30,7 @@ EXPERIMENT = Experiment(
     # Read off the paper's Fig. 8 (share of gamma = 0 among CT <= 0 rising towards 80-100% at its
     # near-optimal policy) and Fig. 9 (over 90% of the well-learned examples below 0.2 max gamma).
     law={"zero_share": (0.8, 1.0), "low_weight_share": (0.9, 1.0)},
-    law_hint=(" Closer to an optimum: the default search (its policy: `learning-law law OUT/evaluate-auto`) and, "
-              "for a policy with exact zeros, more desired examples with the projected-gradient search "
+    law_hint=(" Closer to an optimum, with exact zeros: more desired examples and the projected-gradient search "
               "(`learning-law optimize --task perceptron --preset paper-dev4096 --search apg`); README.md's results "
               "table gives what they measured."))
 

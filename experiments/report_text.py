@@ -105,6 +105,12 @@ def _sim_trend(traj: dict, simfit: dict) -> tuple[str, str]:
     return ours, "**misses**: SIM does not grow"
 
 
+def _law_hint(exp, other: dict | None) -> str:
+    """The Learning-Law section's closing hint: the other search's policy (when one ran), then the experiment's."""
+    first = (f" The policy of the search beside it: `learning-law law OUT/{other['ev_dir']}`." if other else "")
+    return first + exp.law_hint
+
+
 def _sizes_note(exp) -> str:
     if not exp.paper:
         return ""

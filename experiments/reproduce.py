@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from experiments import law_vs_paper
-from experiments.report_text import (CLOSE, _comparison, _interval, _overfit_note, _search_flags, _sim_fit_text,
+from experiments.report_text import (CLOSE, _comparison, _interval, _law_hint, _overfit_note, _search_flags, _sim_fit_text,
                                      _sim_trend, _sizes, _sizes_note, _val_text, fmt, search_text, verdict)
 from learning_law import analysis as A
 from learning_law import config as C
@@ -314,7 +314,7 @@ fitting procedure on the test loss, t > {fmt(table1['t_min'])}, curve smoothed w
 {_overfit_note(ev, p, exp.overfit_hint)}
 {sim_fit_text}
 
-{law_vs_paper.section(traj, law, exp.law, exp.law_hint)}
+{law_vs_paper.section(traj, law, exp.law, _law_hint(exp, other))}
 {_comparison(p, opt, ev, other)}
 ## Table 1: scaling-law fits (both methods)
 
