@@ -62,3 +62,19 @@ def test_lm_variants_quick_forms_agree(tmp_path):
     assert [r["form"] for r in res["attention"]][0] == "einsum (today)" and len(res["attention"]) == 3
     assert all(r["max abs diff to today"] < 1e-4 and r["jvp(grad) ms"] > 0 for r in res["attention"])
     assert res["adjoint_max_rel_diff"] < 1e-4 and len(res["adjoint_step"]) == 3
+
+
+def test_lm_unroll_quick_gives_the_same_gradient_for_every_unroll(tmp_path):
+    """benchmarks/lm_unroll.py (--quick, the tiny LM): unrolling the scans changes the program (its compile
+    time) but not the meta-gradient, so its timings compare like with like."""
+    out = tmp_path / "lm_unroll.json"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, str(SCRIPT.parent / "lm_unroll.py"), "--quick", "--unroll", "1,3",
+                           "--rounds", "1", "--out", str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert [r["unroll"] for r in res["rows"]] == [1, 3] and res["grad_sum_max_rel_diff"] < 1e-5
+    assert all(r["meta-gradient s (best of 2)"] > 0 and r["auc"] == res["rows"][0]["auc"] for r in res["rows"])
+    bad = subprocess.run([sys.executable, str(SCRIPT.parent / "lm_unroll.py"), "--quick", "--unroll", "0"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--unroll" in bad.stderr
