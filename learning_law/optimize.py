@@ -173,6 +173,7 @@ def optimize(
     step_rule = S.STEP_RULES.get(outer.search)
     if outer.search in S.BACKTRACKING and start < K and not st.stop:
         if start == 0:
+            vg = S.reuse_first(vg)  # the first step's meta-gradient is auto_init's
             auto = S.auto_init(vg, st.gamma, outer.frozen_steps, outer.search)
             _check_finite(auto.auc, start)
             st.auc[0] = float(auto.auc)

@@ -178,6 +178,28 @@ def _eg_trial(x: Array, grad: Array, a: Array, frozen_steps: Array) -> tuple[Arr
     return z, jnp.vdot(grad, z - x)
 
 
+def reuse_first(value_and_grad: Callable[[Array], tuple[Array, Array]]) -> Callable[[Array], tuple[Array, Array]]:
+    """``value_and_grad`` that keeps its first answer for one repeat call on the very same array.
+
+    :func:`auto_init` takes the meta-gradient at the start policy and the first outer step takes it again at
+    that policy (its x, or y = x); with this wrapper the repeat is not computed. Nothing else is kept."""
+    memo: dict = {"first": True}
+
+    def wrapped(gamma: Array) -> tuple[Array, Array]:
+        if memo.get("gamma") is gamma:
+            out = memo["out"]
+            memo.clear()
+            return out
+        out = value_and_grad(gamma)
+        if memo.pop("first", False):
+            memo.update(gamma=gamma, out=out)
+        else:
+            memo.clear()
+        return out
+
+    return wrapped
+
+
 def auto_init(value_and_grad: Callable[[Array], tuple[Array, Array]], gamma: Array, frozen_steps: int,
               rule: str = "auto") -> AutoState:
     """The state at the starting policy: its F and the first trial step (from its gradient).

@@ -168,3 +168,23 @@ def test_exponentiated_gradient_trial_is_the_multiplicative_update_row_by_row():
     c = g - np.sum(x * g, 1, keepdims=True)
     first = float(S._first_alpha_eg(jnp.asarray(x, jnp.float32), jnp.asarray(g, jnp.float32)))
     assert abs(first * np.abs(c).max() - 1.0) < 1e-5
+
+
+@RULES
+def test_first_step_reuses_the_starting_meta_gradient(rule):
+    # auto_init and the first outer step both need dF/dgamma at the start policy: with reuse_first it is
+    # computed once, and the steps are the same as without it.
+    vg, value, g0 = _perceptron()
+    calls = []
+
+    def counted(g):
+        calls.append(1)
+        return vg(g)
+
+    st, a_plain, _ = _run(vg, value, g0, steps=3, rule=rule)
+    wrapped = S.reuse_first(counted)
+    st2 = S.auto_init(wrapped, g0, 0, rule)
+    for _ in range(3):
+        st2, _ = S.STEP_RULES[rule](st2, value, wrapped, 0)
+    np.testing.assert_array_equal(np.asarray(st2.gamma), np.asarray(st.gamma))
+    assert len(calls) == 3  # init + 3 steps would be 4 without the reuse
