@@ -19,6 +19,9 @@ from typing import Any, Callable, Sequence
 import jax
 
 from learning_law import record as R
+from learning_law import xla_flags
+
+xla_flags.apply()  # the CLI's XLA settings, so that benchmarks time what the CLI runs (before the backend starts)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -82,7 +85,8 @@ def print_table(rows: Sequence[dict], columns: Sequence[str] | None = None, titl
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "backend": jax.default_backend(),
-            "devices": [str(d) for d in jax.devices()], "python": sys.version.split()[0]}
+            "devices": [str(d) for d in jax.devices()], "python": sys.version.split()[0],
+            "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}
 
 
 def write_result(name: str, args: argparse.Namespace, result: dict) -> Path:

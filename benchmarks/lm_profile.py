@@ -34,12 +34,15 @@ logits' size [N x L, |V|] (softmax, its derivatives, the scatter of the target g
 
 from __future__ import annotations
 
+import argparse
 import glob
 import gzip
 import json
 import os
 import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -50,6 +53,7 @@ import numpy as np
 import _common
 from flops import matmul_peak, step_xla_flops, xla_flops
 from learning_law import policy as P
+from learning_law import xla_flags
 from learning_law.inner import gd_step, lr_schedule, mean_loss, split_curves
 from learning_law.metagrad import auc_and_grad, auc_of_policy
 from learning_law.models.transformer import n_params
@@ -182,6 +186,46 @@ def profile(compiled, args, logits_elems: int) -> dict:
             "share": {k: v / busy for k, v in per_kind.items()} if busy else None, "threads": len(threads)}
 
 
+def reference_rates(mcfg, n: int, length: int, quick: bool) -> dict:
+    """The 2048^3 matmul peak and the rates of the step's matmuls at their shapes, in this process's flags."""
+    peak_n = 512 if quick else 2048
+    peak = matmul_peak(peak_n, repeats=3 if quick else 5)
+    shapes = []
+    for name, b, m, kk, nn in lm_matmul_shapes(mcfg, n, length):
+        r = matmul_rate(b, m, kk, nn, repeats=1 if quick else 3)
+        shapes.append({"matmul": name, "shape": f"{b}x{m}x{kk}x{nn}" if b > 1 else f"{m}x{kk}x{nn}",
+                       "GFLOP/s": r["gflops_per_s"], "_flops": r["flops"], "_s": r["best_s"]})
+    return {"XLA_FLAGS": os.environ.get("XLA_FLAGS", ""), "peak_GFLOP/s": peak["gflops_per_s"],
+            "peak_shape": f"{peak_n}x{peak_n}x{peak_n}", "shapes": shapes}
+
+
+def rates_with_xla_defaults(quick: bool) -> dict:
+    """:func:`reference_rates` in a fresh process with XLA's default flags (the CLI's flags make some matmuls
+    slower on their own, e.g. the weight gradients on one thread, while the whole step is faster)."""
+    env = {**os.environ, "XLA_FLAGS": "", xla_flags.OPT_OUT: "0"}
+    cmd = [sys.executable, __file__, "--rates-only"] + (["--quick"] if quick else [])
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise SystemExit(f"the matmul rates with XLA's defaults failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def best_rates(runs: list[dict]) -> dict:
+    """Per matmul the faster of the runs (and the higher peak): the rates the step's matmuls can reach here."""
+    def rate(shapes):
+        return sum(x["_flops"] for x in shapes) / sum(x["_s"] for x in shapes) / GFLOP
+
+    best = []
+    for group in zip(*(r["shapes"] for r in runs)):
+        i = max(range(len(group)), key=lambda j: group[j]["GFLOP/s"])
+        best.append({**group[i], "from": runs[i]["label"]})
+    top = max(runs, key=lambda r: r["peak_GFLOP/s"])
+    return {"matmul_peak_GFLOP/s": top["peak_GFLOP/s"], "peak_shape": top["peak_shape"], "lm_shapes_GFLOP/s": rate(best),
+            "lm_shapes": [{k: v for k, v in x.items() if not k.startswith("_")} for x in best],
+            "per_flags": [{"label": r["label"], "XLA_FLAGS": r["XLA_FLAGS"] or "(none)", "peak_GFLOP/s": r["peak_GFLOP/s"],
+                           "lm_shapes_GFLOP/s": rate(r["shapes"])} for r in runs]}
+
+
 def main() -> int:
     p = _common.parser(__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=None, help="timed calls per row (default 2; quick 2)")
@@ -189,9 +233,14 @@ def main() -> int:
                    help="memory strategies to time (default all, and theta-jaxgrad: theta by jax.grad through the "
                         "scan instead of the adjoint; quick: the preset's)")
     p.add_argument("--profile-steps", type=int, default=None, help="T of the profiled run (default 10)")
+    p.add_argument("--rates-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     preset = LM_PRESETS["tiny" if args.quick else "cpu"]
     repeats = args.repeats or 2
+    if args.rates_only:  # the child of rates_with_xla_defaults
+        mc = model_config(preset.task, make_lm(preset.task).vocab_size)
+        print(json.dumps(reference_rates(mc, make_lm(preset.task).n_train, preset.task.seq_len, args.quick)))
+        return 0
     task = make_lm(preset.task)
     cfg, inner, outer = preset.task, preset.inner, preset.outer
     steps, n, k, length = inner.steps, task.n_train, cfg.n_dev, cfg.seq_len
@@ -255,18 +304,10 @@ def main() -> int:
              "xla_whole_program_GFLOP": (lambda f: None if f is None else f / GFLOP)(
                  xla_flops(compiled[strategies[0]]))}
 
-    # --- reference rates measured here and now
-    peak_n = 512 if args.quick else 2048
-    peak = matmul_peak(peak_n, repeats=3 if args.quick else 5)
-    shapes = []
-    for name, b, m, kk, nn in lm_matmul_shapes(mcfg, n, length):
-        r = matmul_rate(b, m, kk, nn, repeats=1 if args.quick else 3)
-        shapes.append({"matmul": name, "shape": f"{b}x{m}x{kk}x{nn}" if b > 1 else f"{m}x{kk}x{nn}",
-                       "GFLOP/s": r["gflops_per_s"], "_flops": r["flops"], "_s": r["best_s"]})
-    lm_rate = sum(s["_flops"] for s in shapes) / sum(s["_s"] for s in shapes) / GFLOP
-    refs = {"matmul_peak_GFLOP/s": peak["gflops_per_s"], "peak_shape": f"{peak_n}x{peak_n}x{peak_n}",
-            "lm_shapes_GFLOP/s": lm_rate,
-            "lm_shapes": [{k2: v for k2, v in s.items() if not k2.startswith("_")} for s in shapes]}
+    # --- reference rates: the best of this process (the CLI's XLA flags) and a fresh one with XLA's defaults
+    refs = best_rates([{**reference_rates(mcfg, n, length, args.quick), "label": "this process"},
+                       {**rates_with_xla_defaults(args.quick), "label": "XLA defaults"}])
+    lm_rate = refs["lm_shapes_GFLOP/s"]
 
     # --- achieved rates and the floor
     useful = fl["metagrad_useful"] / GFLOP
@@ -311,7 +352,10 @@ def main() -> int:
                                        "achieved_GFLOP/s", "of_peak", "of_lm_rate"],
                         title=f"LM {preset.name} preset (N={n}, L={length}, |V|={mcfg.vocab_size}, T={steps}); "
                               f"load average {load}")
-    _common.print_table(refs["lm_shapes"], title=f"matmul rates at the LM's shapes (peak "
+    per_flags = "; ".join(f"{r['label']} {r['lm_shapes_GFLOP/s']:.0f}" for r in refs["per_flags"])
+    _common.print_table(refs["lm_shapes"], title=f"matmul rates at the LM's shapes, per matmul the faster of this "
+                        f"process (the CLI's XLA flags) and a fresh one with XLA's defaults (FLOP-weighted: {per_flags}"
+                        f" GFLOP/s) (peak "
                         f"{refs['peak_shape']}: {refs['matmul_peak_GFLOP/s']:.1f} GFLOP/s; FLOP-weighted LM rate "
                         f"{lm_rate:.1f} GFLOP/s)")
     print(f"FLOPs: {json.dumps(flops)}")

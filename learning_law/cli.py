@@ -14,6 +14,7 @@ from pathlib import Path
 
 from learning_law import config as C
 from learning_law import precision as PR
+from learning_law import xla_flags as XF
 from learning_law.errors import NumericalError, UsageError
 
 TASK_CLASSES = C.task_config_classes()
@@ -384,6 +385,7 @@ def _is_writer() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    XF.apply()  # before JAX's backend starts (it reads XLA_FLAGS once)
     args = build_parser().parse_args(argv)
     t0 = time.perf_counter()
     try:

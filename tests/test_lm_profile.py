@@ -37,6 +37,10 @@ def test_lm_profile_quick(tmp_path):
     assert 0.5 < xla["forward_run"] / fl["forward_run"] < 2 and 0.5 < xla["metagrad_full"] / fl["metagrad_useful"] < 2
     refs, floor = res["references"], res["floor"]
     assert refs["matmul_peak_GFLOP/s"] > 0 and refs["lm_shapes_GFLOP/s"] > 0 and len(refs["lm_shapes"]) == 17
+    # the rates are per matmul the faster of this process (the CLI's flags) and a fresh one with XLA's defaults
+    assert [r["label"] for r in refs["per_flags"]] == ["this process", "XLA defaults"]
+    assert refs["per_flags"][1]["XLA_FLAGS"] == "(none)"
+    assert refs["lm_shapes_GFLOP/s"] >= max(r["lm_shapes_GFLOP/s"] for r in refs["per_flags"]) * (1 - 1e-9)
     assert floor["floor_at_lm_rate_s"] == pytest.approx(fl["metagrad_useful"] / refs["lm_shapes_GFLOP/s"])
     assert floor["target_3x_s"] == pytest.approx(17.0 / 3)
     step = floor["outer_step_s"][memory]
@@ -78,3 +82,27 @@ def test_lm_unroll_quick_gives_the_same_gradient_for_every_unroll(tmp_path):
     bad = subprocess.run([sys.executable, str(SCRIPT.parent / "lm_unroll.py"), "--quick", "--unroll", "0"], env=env,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--unroll" in bad.stderr
+
+
+def test_lm_metagrad_variants_quick_compute_the_same_meta_gradient(tmp_path):
+    """benchmarks/lm_metagrad_variants.py (--quick, the tiny LM): every variant computes today's AUC and
+    meta-gradient (so its timing compares like with like), and a fresh-process row (``--child``) reports the
+    same."""
+    script = SCRIPT.parent / "lm_metagrad_variants.py"
+    out = tmp_path / "v.json"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--skip-flags", "--out", str(out)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    rows = res["rows"]
+    assert rows[0]["variant"].startswith("today") and len(rows) == 7 and res["flag_rows"] == []
+    for r in rows:
+        assert r["meta-gradient s"] > 0
+        assert r["auc"] == pytest.approx(rows[0]["auc"], rel=1e-5)
+        assert r["sum |dAUC/dgamma|"] == pytest.approx(rows[0]["sum |dAUC/dgamma|"], rel=1e-4)
+    child = subprocess.run([sys.executable, str(script), "--quick", "--child", "1"], env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    one_core = json.loads(child.stdout.strip().splitlines()[-1])
+    assert one_core["sum |dAUC/dgamma|"] == pytest.approx(rows[0]["sum |dAUC/dgamma|"], rel=1e-4)

@@ -1,0 +1,59 @@
+"""learning_law.xla_flags: the CLI's XLA CPU settings are added only where they are known and not set by the user."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from learning_law import cli
+from learning_law import xla_flags as XF
+
+BOTH = list(XF.CPU_FLAGS)
+
+
+def test_adds_both_flags_to_an_empty_or_unrelated_setting():
+    env = {}
+    assert XF.apply(env, version=(0, 10)) == BOTH and env["XLA_FLAGS"].split() == BOTH
+    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    XF.apply(env, version=(0, 10))
+    assert env["XLA_FLAGS"].split() == ["--xla_force_host_platform_device_count=2", *BOTH]
+    assert XF.apply(env, version=(0, 10)) == [] and env["XLA_FLAGS"].split().count(BOTH[0]) == 1  # idempotent
+
+
+def test_the_users_own_value_of_a_flag_wins():
+    env = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=true"}
+    assert XF.apply(env, version=(0, 10)) == [BOTH[0]]
+    assert env["XLA_FLAGS"].split() == ["--xla_cpu_multi_thread_eigen=true", BOTH[0]]
+
+
+@pytest.mark.parametrize("version", [(0, 9), (0, 11), (1, 0)])
+def test_nothing_outside_the_tested_jaxlib_versions(version):
+    env = {"XLA_FLAGS": "--x=1"}
+    assert XF.apply(env, version=version) == [] and env == {"XLA_FLAGS": "--x=1"}
+
+
+def test_opt_out():
+    env = {XF.OPT_OUT: "0"}
+    assert XF.apply(env, version=(0, 10)) == [] and "XLA_FLAGS" not in env
+
+
+def test_the_cli_applies_them_before_parsing(monkeypatch):
+    calls = []
+    monkeypatch.setattr(XF, "apply", lambda *a, **k: calls.append(1) or [])
+    with pytest.raises(SystemExit):
+        cli.main(["--version-that-does-not-exist"])
+    assert calls == [1]
+
+
+def test_the_installed_jaxlib_knows_the_flags_it_is_given():
+    """XLA aborts on an unknown flag: wherever apply() adds them, a computation must still run."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", XF.OPT_OUT)}
+    added = XF.apply(env)
+    proc = subprocess.run([sys.executable, "-c", "import jax.numpy as jnp; print(float((jnp.ones((4, 4)) @ "
+                                                 "jnp.ones((4, 4))).sum()))"],
+                          env={**env, "JAX_PLATFORMS": "cpu"}, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "64.0"
+    if XF._jaxlib_version() and XF.TESTED[0] <= XF._jaxlib_version() < XF.TESTED[1]:
+        assert added == BOTH
