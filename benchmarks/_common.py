@@ -21,7 +21,11 @@ import jax
 from learning_law import record as R
 from learning_law import xla_flags
 
-xla_flags.apply()  # the CLI's XLA settings, so that benchmarks time what the CLI runs (before the backend starts)
+
+def lm_xla_flags() -> None:
+    """The XLA flags the CLI sets for LM runs (``learning_law/xla_flags.py``), so that an LM benchmark times what
+    the CLI runs; call it before the first computation (the backend reads them once)."""
+    xla_flags.apply()
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -66,6 +66,8 @@ from learning_law.models import transformer as TR  # noqa: E402
 from learning_law.tasks.lm import LM_PRESETS, make_lm  # noqa: E402
 from theory.certificate import auc_and_adjoint  # noqa: E402
 
+_common.lm_xla_flags()  # the CLI's XLA flags for LM runs, before the first computation
+
 
 def linearised_adjoint(loss_fn, params0, train, dev, gamma, etas):
     """(AUC, dAUC/dgamma) with the reverse scan applying the stored linearisation of every step."""

@@ -60,6 +60,8 @@ from learning_law.models.transformer import n_params
 from learning_law.search import fixed_update
 from learning_law.tasks.lm import LM_PRESETS, make_lm, model_config
 
+_common.lm_xla_flags()  # the CLI's XLA flags for LM runs, before the first computation
+
 GFLOP = 1e9
 REFERENCE_S = 17.0  # the reference's PyTorch Transformer, one outer step at the cpu preset's sizes (issue 16)
 

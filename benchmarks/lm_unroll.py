@@ -25,6 +25,8 @@ from learning_law.inner import lr_schedule
 from learning_law.metagrad import auc_and_grad
 from learning_law.tasks.lm import LM_PRESETS, make_lm
 
+_common.lm_xla_flags()  # the CLI's XLA flags for LM runs, before the first computation
+
 
 def main() -> int:
     p = _common.parser(__doc__.split("\n")[0])

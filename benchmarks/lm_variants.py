@@ -33,6 +33,8 @@ from learning_law.metagrad import auc_and_grad
 from learning_law.tasks.lm import LM_PRESETS, make_lm
 from theory.certificate import adjoint_step
 
+_common.lm_xla_flags()  # the CLI's XLA flags for LM runs, before the first computation
+
 
 def attention_forms(n: int, length: int, heads: int, dh: int):
     """{name: qkv [n L, 3 d] -> y [n L, d]} of the three forms (causal, softmax over keys)."""

@@ -361,6 +361,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from learning_law import xla_flags
-    xla_flags.apply()  # the CLI's XLA settings, before JAX's backend starts
     sys.exit(main())

@@ -384,9 +384,14 @@ def _is_writer() -> bool:
     return is_writer()
 
 
+def _runs_the_lm(args: argparse.Namespace) -> bool:
+    return getattr(args, "task", None) == "lm" or getattr(args, "experiment", None) == "lm"
+
+
 def main(argv: list[str] | None = None) -> int:
-    XF.apply()  # before JAX's backend starts (it reads XLA_FLAGS once)
     args = build_parser().parse_args(argv)
+    if _runs_the_lm(args):  # before JAX's backend starts (it reads XLA_FLAGS once); see learning_law/xla_flags.py
+        XF.apply()
     t0 = time.perf_counter()
     try:
         if args.command != "launch" and _join_processes() and hasattr(args, "quiet"):
