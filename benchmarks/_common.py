@@ -27,6 +27,7 @@ def lm_xla_flags() -> None:
     the CLI runs; call it before the first computation (the backend reads them once)."""
     xla_flags.apply()
 
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -46,5 +46,5 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     from learning_law import xla_flags
-    xla_flags.apply()  # the CLI's XLA settings, before JAX's backend starts
+    xla_flags.apply()  # the CLI's XLA settings for LM runs, before JAX's backend starts
     sys.exit(main())
