@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -385,7 +386,14 @@ def _is_writer() -> bool:
 
 
 def _runs_the_lm(args: argparse.Namespace) -> bool:
-    return getattr(args, "task", None) == "lm" or getattr(args, "experiment", None) == "lm"
+    """Whether the command runs the LM: ``--task lm``, ``reproduce lm``, or ``--policy`` an LM run's folder."""
+    if getattr(args, "task", None) == "lm" or getattr(args, "experiment", None) == "lm":
+        return True
+    cfg = Path(str(getattr(args, "policy", None) or "")) / "config.json"
+    try:
+        return cfg.is_file() and json.loads(cfg.read_text()).get("task") == "lm"
+    except (OSError, ValueError):
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:

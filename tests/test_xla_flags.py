@@ -1,5 +1,6 @@
 """learning_law.xla_flags: the CLI's XLA CPU settings are added only where they are known and not set by the user."""
 
+import json
 import os
 import subprocess
 import sys
@@ -50,6 +51,20 @@ def test_the_cli_applies_them_to_lm_runs_only(monkeypatch, argv, lm):
     monkeypatch.setitem(cli.COMMANDS, argv[0], lambda args: 0)
     assert cli.main(argv) == 0
     assert calls == ([1] if lm else [])
+
+
+def test_evaluating_an_lm_runs_folder_applies_them(monkeypatch, tmp_path):
+    """``evaluate --policy DIR`` takes the task from DIR's config.json, so the flags follow it."""
+    calls = []
+    monkeypatch.setattr(XF, "apply", lambda *a, **k: calls.append(1) or [])
+    monkeypatch.setitem(cli.COMMANDS, "evaluate", lambda args: 0)
+    for task, want in (("lm", [1]), ("perceptron", [])):
+        run = tmp_path / task
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"kind": "optimize", "task": task}))
+        calls.clear()
+        assert cli.main(["evaluate", "--policy", str(run), "--out", str(tmp_path / "e")]) == 0
+        assert calls == want
 
 
 def test_the_installed_jaxlib_knows_the_flags_it_is_given():
