@@ -222,10 +222,11 @@ def best_rates(runs: list[dict]) -> dict:
         i = max(range(len(group)), key=lambda j: group[j]["GFLOP/s"])
         best.append({**group[i], "from": runs[i]["label"]})
     top = max(runs, key=lambda r: r["peak_GFLOP/s"])
-    return {"matmul_peak_GFLOP/s": top["peak_GFLOP/s"], "peak_shape": top["peak_shape"], "lm_shapes_GFLOP/s": rate(best),
+    return {"matmul_peak_GFLOP/s": top["peak_GFLOP/s"], "peak_shape": top["peak_shape"],
+            "lm_shapes_GFLOP/s": rate(best),
             "lm_shapes": [{k: v for k, v in x.items() if not k.startswith("_")} for x in best],
-            "per_flags": [{"label": r["label"], "XLA_FLAGS": r["XLA_FLAGS"] or "(none)", "peak_GFLOP/s": r["peak_GFLOP/s"],
-                           "lm_shapes_GFLOP/s": rate(r["shapes"])} for r in runs]}
+            "per_flags": [{"label": r["label"], "XLA_FLAGS": r["XLA_FLAGS"] or "(none)",
+                           "peak_GFLOP/s": r["peak_GFLOP/s"], "lm_shapes_GFLOP/s": rate(r["shapes"])} for r in runs]}
 
 
 def main() -> int:
@@ -240,8 +241,9 @@ def main() -> int:
     preset = LM_PRESETS["tiny" if args.quick else "cpu"]
     repeats = args.repeats or 2
     if args.rates_only:  # the child of rates_with_xla_defaults
-        mc = model_config(preset.task, make_lm(preset.task).vocab_size)
-        print(json.dumps(reference_rates(mc, make_lm(preset.task).n_train, preset.task.seq_len, args.quick)))
+        t = make_lm(preset.task)
+        print(json.dumps(reference_rates(model_config(preset.task, t.vocab_size), t.n_train, preset.task.seq_len,
+                                         args.quick)))
         return 0
     task = make_lm(preset.task)
     cfg, inner, outer = preset.task, preset.inner, preset.outer

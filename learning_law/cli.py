@@ -398,10 +398,10 @@ def _runs_the_lm(args: argparse.Namespace) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if _runs_the_lm(args):  # before JAX's backend starts (it reads XLA_FLAGS once); see learning_law/xla_flags.py
-        XF.apply()
     t0 = time.perf_counter()
     try:
+        if _runs_the_lm(args):  # before JAX's backend starts (it reads XLA_FLAGS once); see learning_law/xla_flags.py
+            XF.apply()
         if args.command != "launch" and _join_processes() and hasattr(args, "quiet"):
             args.quiet = args.quiet or not _is_writer()  # one progress bar: process 0's
         with PR.matmul_precision(args.matmul_precision):

@@ -27,6 +27,8 @@ import os
 from importlib import metadata
 from typing import MutableMapping
 
+from learning_law.errors import require
+
 CPU_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=individual_dot", "--xla_cpu_multi_thread_eigen=false")
 TESTED = ((0, 10), (0, 11))  # jaxlib [0.10, 0.11): the versions these flags exist in and were measured with
 OPT_OUT = "LEARNING_LAW_XLA_DEFAULTS"
@@ -46,6 +48,7 @@ def apply(environ: MutableMapping[str, str] | None = None, version: tuple[int, i
     Call it before the first JAX computation (the backend reads the variable when it starts).
     """
     env = os.environ if environ is None else environ
+    require(env.get(OPT_OUT, "1") in ("0", "1"), OPT_OUT, env.get(OPT_OUT), "0 (XLA's defaults) or 1 (the default)")
     version = _jaxlib_version() if version is None else version
     if env.get(OPT_OUT, "1") == "0" or version is None or not TESTED[0] <= version < TESTED[1]:
         return []

@@ -78,3 +78,12 @@ def test_the_installed_jaxlib_knows_the_flags_it_is_given():
     assert proc.stdout.strip().splitlines()[-1] == "64.0"
     if XF._jaxlib_version() and XF.TESTED[0] <= XF._jaxlib_version() < XF.TESTED[1]:
         assert added == BOTH
+
+
+def test_a_bad_opt_out_value_is_a_usage_error():
+    with pytest.raises(ValueError, match="LEARNING_LAW_XLA_DEFAULTS.*allowed 0"):
+        XF.apply({XF.OPT_OUT: "false"}, version=(0, 10))
+    env = {**os.environ, XF.OPT_OUT: "no"}
+    proc = subprocess.run([sys.executable, "-m", "learning_law.cli", "optimize", "--task", "lm", "--out", "x"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "LEARNING_LAW_XLA_DEFAULTS" in proc.stderr and "Traceback" not in proc.stderr
