@@ -60,7 +60,7 @@ from learning_law.selection import EVAL_FIELDS, STOPS, SearchState
 from learning_law.distributed import is_writer, to_host
 from learning_law.errors import NumericalError, UsageError
 from learning_law.inner import lr_schedule
-from learning_law.metagrad import auc_and_grad
+from learning_law.metagrad import auc_and_grad, auc_grad_and_curves, records_curves
 from learning_law.progress import bar
 from learning_law.sharding import place_policy
 from learning_law.tasks.base import Task
@@ -87,12 +87,17 @@ def outer_step(loss_fn, gamma, lr, frozen_steps, params0, train, dev, etas, memo
 
 
 def plan(task: Task, gamma, etas, outer: C.OuterConfig, verbose: bool = True, check: bool = True,
-         opt: O.InnerOpt = O.GD):
+         opt: O.InnerOpt = O.GD, held: tuple | None = None):
     """Compile the meta-gradient ahead of time, estimate its memory, refuse it if it cannot fit.
 
-    Returns the compiled ``(params0, train, dev, gamma, etas) -> (AUC, dAUC/dgamma)``.
+    Returns the compiled ``(params0, train, dev, gamma, etas) -> (AUC, dAUC/dgamma)``; with ``held`` (splits),
+    the compiled :func:`~learning_law.metagrad.auc_grad_and_curves` ``(params0, train, dev, held, gamma, etas,
+    record) -> (AUC, dAUC/dgamma, curves)`` instead.
     """
     def compiled(memory: str):
+        if held is not None and memory == outer.memory:
+            return auc_grad_and_curves.lower(task.per_example_loss, task.init_params, task.train, task.dev, held,
+                                             gamma, etas, np.asarray(False), memory, outer.block_size).compile()
         return auc_and_grad.lower(task.per_example_loss, task.init_params, task.train, task.dev, gamma, etas,
                                   memory, outer.block_size, opt).compile()
 
@@ -165,10 +170,25 @@ def optimize(
 
     opt = O.from_config(inner)
     fs = np.int32(outer.frozen_steps)
-    compiled = plan(task, st.gamma, etas, outer, verbose=progress and start < K and not st.stop, opt=opt)
-    vg = lambda g: compiled(task.init_params, task.train, task.dev, g, etas)  # noqa: E731
-    value, val = SEL.forward_fns(task, etas, opt, outer.select)
-    const_curves = SEL.curves(task, P.constant(steps, n), etas, opt) if start < K and not st.stop else None
+    running = start < K and not st.stop
+    # The fixed search evaluates a policy with the meta-gradient its next outer step needs anyway (the
+    # held-out losses recorded in the same run): no forward run and no second compiled program.
+    held = SEL.held_splits(task) if outer.search == "fixed" and records_curves(outer.memory, opt) else None
+    compiled = plan(task, st.gamma, etas, outer, verbose=progress and running, opt=opt, held=held)
+    curves_of = const_run = None
+    if held is None:
+        vg = lambda g: compiled(task.init_params, task.train, task.dev, g, etas)  # noqa: E731
+    else:
+        vg = SEL.RecordedCurves(compiled, task, etas)
+        curves_of = vg.curves
+        if running:  # the constant policy's curves; at the start, with the first outer step's meta-gradient
+            const_run = curves_of(st.gamma if start == 0 else place_policy(P.constant(steps, n), task.mesh))
+    value, val = SEL.forward_fns(task, etas, opt, outer.select,
+                                 val_const=None if const_run is None else const_run[2])
+    if held is not None:  # the last policy's AUC in _finish: its evaluation's meta-gradient answers it
+        value = lambda g: (vg(g)[0], None)  # noqa: E731
+    const_curves = None if not running else (const_run[:2] if const_run is not None else
+                                             SEL.curves(task, P.constant(steps, n), etas, opt))
     auto = None
     step_rule = S.STEP_RULES.get(outer.search)
     if outer.search in S.BACKTRACKING and start < K and not st.stop:
@@ -224,7 +244,7 @@ def optimize(
                                               st.step_size[k], fs)
                 st.done = k + 1
                 if st.done % outer.eval_every == 0 or st.done == K:
-                    SEL.evaluate_policy(st, task, const_curves, etas, opt, val)
+                    SEL.evaluate_policy(st, task, const_curves, etas, opt, val, curves_of)
                     if outer.patience and st.done - int(st.best[2]) >= outer.patience and st.done < K:
                         st.stop = STOPS.index("patience")
                 line = _metrics_line(k, st)
@@ -244,7 +264,7 @@ def optimize(
                     break
             if st.stop and not stopped_before:  # the last policy is evaluated, saved and checkpointed, and the stop survives a resume
                 if st.done and np.isnan(st.evals[st.done - 1, 0]):
-                    SEL.evaluate_policy(st, task, const_curves, etas, opt, val)
+                    SEL.evaluate_policy(st, task, const_curves, etas, opt, val, curves_of)
                 R.save_npy(out / "policies" / f"gamma_{st.done:05d}.npy", st.gamma)
                 if st.done in mngr.all_steps():
                     mngr.delete(st.done)
@@ -256,8 +276,9 @@ def optimize(
                              f"no better {'validation' if task.val is not None else 'dev'} AUC for "
                              f"{outer.patience} outer steps (--patience)"), file=sys.stderr)
         except KeyboardInterrupt:
-            # Keep the finished outer steps: checkpoint the state as it is, then stop.
-            if st.done > start and st.done % outer.checkpoint_every != 0:
+            # Keep the finished outer steps: checkpoint the state as it is, then stop (also when the
+            # interrupt came between an outer step's end and its scheduled checkpoint).
+            if st.done > start and st.done not in mngr.all_steps():
                 try:
                     mngr.save(st.done, args=ocp.args.StandardSave(st.tree()))
                     mngr.wait_until_finished()
@@ -268,7 +289,7 @@ def optimize(
     mngr.wait_until_finished()
     mngr.close()
     return _finish(task, inner, outer, out, st, etas, opt, value, val, wall=time.perf_counter() - t0,
-                   resumed_from=start)
+                   resumed_from=start, curves_of=curves_of, const_curves=const_curves)
 
 
 def _check_finite(auc, k: int) -> None:
@@ -310,7 +331,8 @@ def _num(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _finish(task, inner, outer, out, st: SearchState, etas, opt, value, val, wall, resumed_from=0) -> dict:
+def _finish(task, inner, outer, out, st: SearchState, etas, opt, value, val, wall, resumed_from=0, curves_of=None,
+            const_curves=None) -> dict:
     last = to_host(st.gamma)
     auc_last = float(value(st.gamma)[0]) if np.all(np.isfinite(last)) else math.nan
     auc0 = float(st.auc[0])
@@ -321,7 +343,10 @@ def _finish(task, inner, outer, out, st: SearchState, etas, opt, value, val, wal
     if sel and np.isnan(st.evals[sel - 1, 0]):  # selected between evaluations: measure it as the others
         keep_gamma, keep_done = st.gamma, st.done
         st.gamma, st.done = st.best_gamma, sel
-        SEL.evaluate_policy(st, task, SEL.curves(task, P.constant(*st.shape), etas, opt), etas, opt, val)
+        if const_curves is None:
+            const_curves = (curves_of(place_policy(P.constant(*st.shape), task.mesh))[:2] if curves_of is not None else
+                            SEL.curves(task, P.constant(*st.shape), etas, opt))
+        SEL.evaluate_policy(st, task, const_curves, etas, opt, val, curves_of)
         st.gamma, st.done = keep_gamma, keep_done
         R.save_npy(out / "outer_evals.npy", st.evals)
     R.save_npy(out / "gamma.npy", gamma)

@@ -70,9 +70,10 @@ class SearchState:
             self.best_gamma, self.best = gamma, np.array([score, dev_auc, float(step)])
 
 
-def forward_fns(task: Task, etas, opt, select: str):
+def forward_fns(task: Task, etas, opt, select: str, val_const=None):
     """(value, val): ``value(gamma) -> (dev AUC, validation curve or None)`` in one forward run (the auto
-    search's trial), and the validation scorer (None without a validation split)."""
+    search's trial), and the validation scorer (None without a validation split). ``val_const``: the constant
+    policy's validation curve when it is already known (else one run measures it)."""
     loss_fn, p0, train = task.per_example_loss, task.init_params, task.train
     if task.val is None:
         forward = jax.jit(auc_of_policy, static_argnames=("loss_fn", "memory", "block_size", "opt"))
@@ -82,7 +83,8 @@ def forward_fns(task: Task, etas, opt, select: str):
         dev, curve = loss_curves(loss_fn, p0, train, task.dev, task.val, g, etas, opt)
         return jnp.mean(dev), np.asarray(curve)
 
-    return value, Validation(lambda g: value(g)[1], value(P.constant(*etas.shape, task.n_train))[1], select)
+    const = value(P.constant(*etas.shape, task.n_train))[1] if val_const is None else np.asarray(val_const)
+    return value, Validation(lambda g: value(g)[1], const, select)
 
 
 class Validation:
@@ -106,11 +108,16 @@ def consider_constant(st: SearchState, val) -> None:
     st.consider(const, val.score(val.const) if val is not None else auc0, auc0, 0, auc0)
 
 
-def evaluate_policy(st: SearchState, task: Task, const_curves, etas, opt, val) -> None:
-    """EVAL_FIELDS of the policy after st.done updates; with a validation split, it becomes a candidate."""
+def evaluate_policy(st: SearchState, task: Task, const_curves, etas, opt, val, curves_of=None) -> None:
+    """EVAL_FIELDS of the policy after st.done updates; with a validation split, it becomes a candidate.
+
+    ``curves_of``: optional ``gamma -> (dev, test, validation or None)`` curves (e.g. :meth:`RecordedCurves.curves`);
+    by default one forward run of the policy measures them."""
     row = st.done - 1
     try:
-        if val is not None:  # dev, test and validation from one run of the policy
+        if curves_of is not None:
+            dev, test, curve = curves_of(st.gamma)
+        elif val is not None:  # dev, test and validation from one run of the policy
             dev, test, curve = (np.asarray(c) for c in split_curves(
                 task.per_example_loss, task.init_params, task.train, (task.dev, task.test, task.val),
                 place_policy(st.gamma, task.mesh), etas, opt))
@@ -137,3 +144,44 @@ def held_out(const: tuple, pol: tuple, val_curve, val_const) -> np.ndarray:
            else (np.nan, np.nan))
     return np.array([pol[0].mean(), pol[1].mean(), speedup_ratio(const[1], pol[1])["speedup"],
                      speedup_ratio(const[0], pol[0])["speedup"], *val], dtype=np.float32)
+
+
+def held_splits(task: Task) -> tuple:
+    """The splits an evaluation records besides dev: test, and validation when the task has one."""
+    return (task.test,) if task.val is None else (task.test, task.val)
+
+
+class RecordedCurves:
+    """The fixed search's meta-gradient, whose run also records the evaluation's curves when asked.
+
+    ``compiled``: :func:`learning_law.metagrad.auc_grad_and_curves` compiled for ``held_splits(task)``. A call
+    ``(gamma) -> (AUC, dAUC/dgamma)`` leaves the held-out rows unrecorded; :meth:`curves` records them (their
+    forward passes are all it adds) and keeps the meta-gradient for one repeat call on the very same array,
+    which is what the next outer step asks for: the policy is evaluated after an update and the next outer
+    step starts from it. The same compiled program answers both, so the numbers do not depend on whether an
+    evaluation came first (a resumed search is bit-identical).
+    """
+
+    def __init__(self, compiled, task: Task, etas):
+        self._compiled, self._etas = compiled, etas
+        self._args = (task.init_params, task.train, task.dev, held_splits(task))
+        self._has_val = task.val is not None
+        self._memo = None
+
+    def _run(self, gamma, record: bool):
+        p0, train, dev, held = self._args
+        return self._compiled(p0, train, dev, held, gamma, self._etas, np.asarray(record))
+
+    def __call__(self, gamma):
+        memo, self._memo = self._memo, None
+        if memo is not None and memo[0] is gamma:
+            return memo[1]
+        auc, grad, _ = self._run(gamma, False)
+        return auc, grad
+
+    def curves(self, gamma) -> tuple:
+        """(dev, test, validation or None) loss curves ``[T+1]`` of ``gamma``, from its meta-gradient's run."""
+        auc, grad, rows = self._run(gamma, True)
+        self._memo = (gamma, (auc, grad))
+        rows = to_host(rows)
+        return rows[0], rows[1], rows[2] if self._has_val else None

@@ -43,9 +43,15 @@ def test_lm_profile_quick(tmp_path):
     assert refs["lm_shapes_GFLOP/s"] >= max(r["lm_shapes_GFLOP/s"] for r in refs["per_flags"]) * (1 - 1e-9)
     assert floor["floor_at_lm_rate_s"] == pytest.approx(fl["metagrad_useful"] / refs["lm_shapes_GFLOP/s"])
     assert floor["target_3x_s"] == pytest.approx(17.0 / 3)
-    step = floor["outer_step_s"][memory]
-    assert step == pytest.approx(mg["wall_s"] + rows["projection of gamma [T, N]"]["wall_s"]
-                                 + rows["evaluation (1 run: dev, test, val)"]["wall_s"] / s["eval_every"])
+    proj = rows["projection of gamma [T, N]"]["wall_s"]
+    step = floor["outer_step_s"][memory]  # a search that evaluates by a separate forward run
+    assert step == pytest.approx(mg["wall_s"] + proj + rows["evaluation (1 run: dev, test, val)"]["wall_s"]
+                                 / s["eval_every"])
+    # the search's own: its meta-gradient, the update, and what recording the evaluation adds, per outer step
+    off = rows["meta-gradient (fixed search's program)"]["wall_s"]
+    on = rows["meta-gradient (the same, recording the evaluation)"]["wall_s"]
+    assert floor["outer_step_s"]["search"] == pytest.approx(off + proj + max(on - off, 0.0) / s["eval_every"])
+    assert floor["reference/outer_step"] == pytest.approx(17.0 / floor["outer_step_s"]["search"])
     prof = res["profile"]
     assert "error" in prof or (prof["op_seconds_total"] > 0 and set(prof["share"]) == {"matmul", "logits-sized",
                                                                                           "other"})

@@ -88,9 +88,43 @@ def auc_and_adjoint(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev
       ``act``: the adjoint-weighted contributions :math:`(T+1)\, \lambda_{t+1} \cdot \nabla l_n(\theta_t)`
       (scaled so that at t = T-1 they equal :math:`\nabla L(\theta_T) \cdot \nabla l_n(\theta_{T-1})`).
     """
+    auc, out, _, _ = _adjoint(loss_fn, params0, train, dev, gamma, etas, memory, block_size, with_act, (), None)
+    if not with_act:  # the scan emitted the gradient's rows
+        return auc, out, None
+    scale = 1.0 / (gamma.shape[0] + 1)
+    return auc, -etas[:, None] * out, out / scale
+
+
+@partial(jax.jit, static_argnames=("loss_fn", "memory", "block_size"))
+def auc_adjoint_and_curves(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev: PyTree,
+                           held: tuple, gamma: Array, etas: Array, record: Array, memory: str = "theta",
+                           block_size: int = 1) -> tuple[Array, Array, Array]:
+    r"""(AUC, dAUC/dgamma ``[T, N]``, loss curves ``[1 + len(held), T+1]``): :func:`auc_and_adjoint` that can
+    also record the mean loss of other splits at every :math:`\theta_t` of the same run.
+
+    Row 0 of the curves is the dev loss :math:`L(\theta_t)`, t = 0..T (the AUC's own terms); row i is the
+    mean loss of ``held[i-1]``. Those rows are computed only when ``record`` (a traced bool) is true, else
+    they are zeros: one compiled program serves both, so the AUC and the gradient are the same bits either
+    way, and an evaluation of the policy costs the splits' forward passes, not another run.
+    """
+    auc, grad, dev_curve, held_curves = _adjoint(loss_fn, params0, train, dev, gamma, etas, memory, block_size,
+                                                  False, tuple(held), record)
+    return auc, grad, jnp.concatenate([dev_curve[None], held_curves.T])
+
+
+def _adjoint(loss_fn, params0, train, dev, gamma, etas, memory, block_size, with_act, held, record):
+    """The two scans of :func:`auc_and_adjoint`: (AUC, per-step rows of the gradient (``with_act`` False) or of
+    lambda_{t+1} . grad l_n, the dev curve ``[T+1]``, the held splits' curves ``[T+1, len(held)]``)."""
     steps, n = gamma.shape
     scale = 1.0 / (steps + 1)
     dev_vg = jax.value_and_grad(lambda p: jnp.mean(loss_fn(p, dev)))
+    m = len(held)
+
+    def held_losses(p):
+        """The held splits' mean losses at p when ``record``, else zeros (a cond: only one branch runs)."""
+        dtype = jax.eval_shape(lambda q: jnp.mean(loss_fn(q, dev)), p).dtype
+        return jax.lax.cond(record, lambda q: jnp.stack([jnp.mean(loss_fn(q, h)) for h in held]).astype(dtype),
+                            lambda q: jnp.zeros(m, dtype), p)
 
     def forward(p, xs):
         g_t, eta_t = xs
@@ -100,7 +134,9 @@ def auc_and_adjoint(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev
     def backward(lam_next, xs):
         p, g_t, eta_t = xs
         lam, dots, l_dev = adjoint_step(loss_fn, train, dev, p, lam_next, g_t, eta_t, scale)
-        return lam, (dots if with_act else -eta_t * dots, l_dev)
+        row = dots if with_act else -eta_t * dots
+        # Without held splits the scan emits exactly what it always did (same program, same bits).
+        return lam, ((row, l_dev, held_losses(p)) if m else (row, l_dev))
 
     def segment(lam, theta, g_seg, eta_seg):
         """Recompute a segment's thetas from its first, then run the recursion back through it."""
@@ -110,8 +146,8 @@ def auc_and_adjoint(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev
     if memory == "theta":
         theta_T, thetas = jax.lax.scan(forward, params0, (gamma, etas))
         loss_T, g_T = dev_vg(theta_T)
-        _, (dots, losses) = jax.lax.scan(backward, jax.tree_util.tree_map(lambda x: scale * x, g_T),
-                                         (thetas, gamma, etas), reverse=True)
+        _, rows = jax.lax.scan(backward, jax.tree_util.tree_map(lambda x: scale * x, g_T),
+                               (thetas, gamma, etas), reverse=True)
     elif memory == "block":
         if block_size < 1:
             raise ValueError(f"block_size={block_size!r} is invalid: allowed >= 1")
@@ -130,17 +166,18 @@ def auc_and_adjoint(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev
         tail = None
         if steps % k:
             lam, tail = segment(lam, theta_end, rest_g, rest_eta)
-        _, (dots, losses) = jax.lax.scan(lambda c, xs: segment(c, *xs), lam, (starts, g_blocks, eta_blocks),
-                                         reverse=True)
-        dots, losses = dots.reshape(full * k, n), losses.reshape(full * k)
+        _, rows = jax.lax.scan(lambda c, xs: segment(c, *xs), lam, (starts, g_blocks, eta_blocks), reverse=True)
+        rows = tuple(r.reshape(full * k, *r.shape[2:]) for r in rows)
         if tail is not None:
-            dots, losses = jnp.concatenate([dots, tail[0]]), jnp.concatenate([losses, tail[1]])
+            rows = tuple(jnp.concatenate([r, t]) for r, t in zip(rows, tail))
     else:
         raise ValueError(f"memory={memory!r} is invalid: allowed 'theta', 'block'")
+    dots, losses = rows[0], rows[1]
     auc = (jnp.sum(losses) + loss_T) * scale
-    if not with_act:  # the scan emitted the gradient's rows
-        return auc, dots, None
-    return auc, -etas[:, None] * dots, dots / scale
+    if not m:
+        return auc, dots, None, None
+    return (auc, dots, jnp.concatenate([losses, loss_T[None]]),
+            jnp.concatenate([rows[2], held_losses(theta_T)[None]]))
 
 
 def adjoint_step(loss_fn: PerExampleLoss, train: PyTree, dev: PyTree, params: PyTree, lam_next: PyTree,
