@@ -61,6 +61,7 @@ from learning_law.metagrad import auc_and_grad, auc_grad_and_curves, auc_of_poli
 from learning_law.models.transformer import n_params
 from learning_law.search import fixed_update
 from learning_law.tasks.lm import LM_PRESETS, make_lm, model_config
+from theory.certificate import GRADIENT, GRADIENT_AND_CURVES
 
 _common.lm_xla_flags()  # the CLI's XLA flags for LM runs, before the first computation
 
@@ -280,7 +281,7 @@ def main() -> int:
         lambda: split_curves.lower(loss_fn, p0, train, (dev, task.test, val), gamma, etas))
     held = (task.test, val)
     compiled["search"], c_search = compile_timed(
-        lambda: auc_grad_and_curves.lower(loss_fn, p0, train, dev, held, gamma, etas, np.asarray(False),
+        lambda: auc_grad_and_curves.lower(loss_fn, p0, train, dev, held, gamma, etas, np.int32(GRADIENT),
                                           outer.memory, 0))
 
     t_fwd = timed(lambda: compiled["forward"](p0, train, dev, gamma, etas), repeats)
@@ -297,9 +298,9 @@ def main() -> int:
     t_eval = timed(lambda: compiled["curves"](p0, train, (dev, task.test, val), gamma, etas), repeats)
     rows.append({"part": "evaluation (1 run: dev, test, val)", "compile_s": c_eval, **t_eval})
     search = {}
-    for record in (False, True):  # interleaved repeats: the machine's drift hits both alike
-        search[record] = timed(lambda: compiled["search"](p0, train, dev, held, gamma, etas, np.asarray(record)),
-                               repeats)
+    for record in (False, True):
+        mode = np.int32(GRADIENT_AND_CURVES if record else GRADIENT)
+        search[record] = timed(lambda: compiled["search"](p0, train, dev, held, gamma, etas, mode), repeats)
     for record, what in ((False, "fixed search's program"), (True, "the same, recording the evaluation")):
         rows.append({"part": f"meta-gradient ({what})", "compile_s": c_search, **search[record]})
     extra = {key: max(search[True][key] - search[False][key], 0.0) for key in ("wall_s", "cpu_s")}

@@ -146,17 +146,19 @@ def records_curves(memory: str, opt: O.InnerOpt = O.GD) -> bool:
 
 @partial(jax.jit, static_argnames=("loss_fn", "memory", "block_size"))
 def auc_grad_and_curves(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev: PyTree, held: tuple,
-                        gamma: Array, etas: Array, record: Array, memory: str = "theta",
+                        gamma: Array, etas: Array, mode: Array, memory: str = "theta",
                         block_size: int = 0) -> tuple[Array, Array, Array]:
     """(AUC, dAUC/dgamma ``[T, N]``, loss curves ``[1 + len(held), T+1]``) of plain GD by the run's adjoint.
 
-    Row 0 of the curves is the dev curve; the rows of ``held`` (e.g. test and validation) are recorded only
-    when ``record`` is true (zeros otherwise). One compiled program serves both values, so the AUC and the
-    gradient are the same bits whether or not the curves were recorded: an evaluation of the policy comes
-    with a meta-gradient that the next outer step uses, for the splits' forward passes alone.
+    Row 0 of the curves is the dev curve, the next ones those of ``held`` (e.g. test and validation).
+    ``mode`` (traced, :mod:`theory.certificate`'s constants): ``GRADIENT`` leaves the held rows at zero,
+    ``GRADIENT_AND_CURVES`` records them in the same run, ``CURVES`` runs forward only (the gradient is
+    zeros). One compiled program serves all three, so the AUC and the gradient are the same bits whether or
+    not the curves were recorded: an evaluation of the policy comes with the meta-gradient the next outer step
+    uses, for the splits' forward passes alone, and a last evaluation costs a forward run.
     """
     if memory not in ("theta", "block"):
         raise ValueError(f"memory={memory!r} is invalid here: allowed 'theta', 'block' (the adjoint's)")
     k = (block_size or default_block_size(gamma.shape[0])) if memory == "block" else 1
     return theory.certificate.auc_adjoint_and_curves(loss_fn, params0, train, dev, tuple(held), gamma, etas,
-                                                      jnp.asarray(record), memory, k)
+                                                      jnp.asarray(mode, jnp.int32), memory, k)

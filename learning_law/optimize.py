@@ -97,7 +97,7 @@ def plan(task: Task, gamma, etas, outer: C.OuterConfig, verbose: bool = True, ch
     def compiled(memory: str):
         if held is not None and memory == outer.memory:
             return auc_grad_and_curves.lower(task.per_example_loss, task.init_params, task.train, task.dev, held,
-                                             gamma, etas, np.asarray(False), memory, outer.block_size).compile()
+                                             gamma, etas, np.int32(0), memory, outer.block_size).compile()
         return auc_and_grad.lower(task.per_example_loss, task.init_params, task.train, task.dev, gamma, etas,
                                   memory, outer.block_size, opt).compile()
 
@@ -175,18 +175,21 @@ def optimize(
     # held-out losses recorded in the same run): no forward run and no second compiled program.
     held = SEL.held_splits(task) if outer.search == "fixed" and records_curves(outer.memory, opt) else None
     compiled = plan(task, st.gamma, etas, outer, verbose=progress and running, opt=opt, held=held)
-    curves_of = const_run = None
+    curves_of = last_curves = const_run = None
     if held is None:
         vg = lambda g: compiled(task.init_params, task.train, task.dev, g, etas)  # noqa: E731
     else:
         vg = SEL.RecordedCurves(compiled, task, etas)
-        curves_of = vg.curves
+        # an evaluation's run keeps its meta-gradient when an outer step follows (the last one: forward only)
+        curves_of = lambda g: vg.curves(g, gradient=st.done < K and not st.stop)  # noqa: E731
+        last_curves = lambda g: vg.curves(g, gradient=False)  # noqa: E731
         if running:  # the constant policy's curves; at the start, with the first outer step's meta-gradient
-            const_run = curves_of(st.gamma if start == 0 else place_policy(P.constant(steps, n), task.mesh))
+            const_run = (vg.curves(st.gamma) if start == 0 else
+                         vg.curves(place_policy(P.constant(steps, n), task.mesh), gradient=False))
     value, val = SEL.forward_fns(task, etas, opt, outer.select,
                                  val_const=None if const_run is None else const_run[2])
     if held is not None:  # the last policy's AUC in _finish: its evaluation's meta-gradient answers it
-        value = lambda g: (vg(g)[0], None)  # noqa: E731
+        value = lambda g: (vg.auc(g), None)  # noqa: E731
     const_curves = None if not running else (const_run[:2] if const_run is not None else
                                              SEL.curves(task, P.constant(steps, n), etas, opt))
     auto = None
@@ -289,7 +292,7 @@ def optimize(
     mngr.wait_until_finished()
     mngr.close()
     return _finish(task, inner, outer, out, st, etas, opt, value, val, wall=time.perf_counter() - t0,
-                   resumed_from=start, curves_of=curves_of, const_curves=const_curves)
+                   resumed_from=start, curves_of=last_curves, const_curves=const_curves)
 
 
 def _check_finite(auc, k: int) -> None:

@@ -24,6 +24,7 @@ from learning_law.inner import loss_curves, split_curves
 from learning_law.metagrad import auc_of_policy
 from learning_law.sharding import place_policy
 from learning_law.tasks.base import Task
+from theory.certificate import CURVES, GRADIENT, GRADIENT_AND_CURVES
 from theory.speedup import speedup_ratio
 
 EVAL_FIELDS = ("auc_after", "auc_test_after", "speedup_test", "speedup_dev", "auc_val_after", "speedup_val_after")
@@ -159,29 +160,38 @@ class RecordedCurves:
     forward passes are all it adds) and keeps the meta-gradient for one repeat call on the very same array,
     which is what the next outer step asks for: the policy is evaluated after an update and the next outer
     step starts from it. The same compiled program answers both, so the numbers do not depend on whether an
-    evaluation came first (a resumed search is bit-identical).
+    evaluation came first (a resumed search is bit-identical). An evaluation no outer step follows (the last
+    one) runs forward only.
     """
 
     def __init__(self, compiled, task: Task, etas):
         self._compiled, self._etas = compiled, etas
         self._args = (task.init_params, task.train, task.dev, held_splits(task))
         self._has_val = task.val is not None
-        self._memo = None
+        self._memo = self._auc = None
 
-    def _run(self, gamma, record: bool):
+    def _run(self, gamma, mode: int):
         p0, train, dev, held = self._args
-        return self._compiled(p0, train, dev, held, gamma, self._etas, np.asarray(record))
+        return self._compiled(p0, train, dev, held, gamma, self._etas, np.asarray(mode, np.int32))
 
     def __call__(self, gamma):
         memo, self._memo = self._memo, None
         if memo is not None and memo[0] is gamma:
             return memo[1]
-        auc, grad, _ = self._run(gamma, False)
+        auc, grad, _ = self._run(gamma, GRADIENT)
         return auc, grad
 
-    def curves(self, gamma) -> tuple:
-        """(dev, test, validation or None) loss curves ``[T+1]`` of ``gamma``, from its meta-gradient's run."""
-        auc, grad, rows = self._run(gamma, True)
-        self._memo = (gamma, (auc, grad))
+    def curves(self, gamma, gradient: bool = True) -> tuple:
+        """(dev, test, validation or None) loss curves ``[T+1]`` of ``gamma``: from its meta-gradient's run,
+        kept for the next call, or (``gradient`` False: no outer step follows) from a forward run."""
+        auc, grad, rows = self._run(gamma, GRADIENT_AND_CURVES if gradient else CURVES)
+        self._memo = (gamma, (auc, grad)) if gradient else None
+        self._auc = (gamma, auc)
         rows = to_host(rows)
         return rows[0], rows[1], rows[2] if self._has_val else None
+
+    def auc(self, gamma):
+        """The dev AUC of ``gamma``: that of its last evaluation when it is the same array, else a forward run."""
+        if self._auc is not None and self._auc[0] is gamma:
+            return self._auc[1]
+        return self._run(gamma, CURVES)[0]

@@ -14,6 +14,7 @@ from learning_law.inner import lr_schedule, split_curves
 from learning_law.metagrad import auc_and_grad, auc_grad_and_curves, records_curves
 from learning_law.optimize import optimize
 from learning_law.tasks import build_task
+from theory.certificate import CURVES, GRADIENT, GRADIENT_AND_CURVES
 
 TASK = C.PerceptronConfig(dim=8, n_train=32, n_dev=16, n_test=16, n_val=16, seed=4)
 INNER = C.InnerConfig(steps=30, lr=0.1, record_every=5)
@@ -40,8 +41,12 @@ def test_recorded_curves_are_the_runs_and_leave_the_gradient_unchanged(which, me
     gamma = _policy(inner.steps, task.n_train)
     held = SEL.held_splits(task)
     args = (task.per_example_loss, task.init_params, task.train, task.dev, held, gamma, etas)
-    a1, g1, c1 = auc_grad_and_curves(*args, jnp.asarray(True), memory, block)
-    a0, g0, c0 = auc_grad_and_curves(*args, jnp.asarray(False), memory, block)
+    a1, g1, c1 = auc_grad_and_curves(*args, GRADIENT_AND_CURVES, memory, block)
+    a0, g0, c0 = auc_grad_and_curves(*args, GRADIENT, memory, block)
+    a2, g2, c2 = auc_grad_and_curves(*args, CURVES, memory, block)  # forward only: the same curves, no gradient
+    assert not np.any(np.asarray(g2))
+    np.testing.assert_allclose(np.asarray(c2), np.asarray(c1), rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(float(a2), float(a1), rtol=1e-6)
     # one program for both: recording does not move a bit of the AUC or the gradient
     assert np.asarray(a1).tobytes() == np.asarray(a0).tobytes()
     np.testing.assert_array_equal(np.asarray(g1), np.asarray(g0))
@@ -66,23 +71,23 @@ def test_records_curves_only_on_the_adjoint_path():
     with pytest.raises(ValueError, match="memory='full'"):
         task = build_task("perceptron", TASK)
         auc_grad_and_curves(task.per_example_loss, task.init_params, task.train, task.dev, (task.test,),
-                            P.constant(3, task.n_train), jnp.ones(3), jnp.asarray(False), "full")
+                            P.constant(3, task.n_train), jnp.ones(3), GRADIENT, "full")
 
 
 @pytest.mark.parametrize("n_val", [16, 0])
 def test_fixed_search_evaluates_without_a_forward_run(tmp_path, monkeypatch, n_val):
-    """No forward run of a policy anywhere in a fixed search: every evaluation (the constant policy's
-    included) comes from a meta-gradient's run, K + 1 of them in all, and the evaluations are the policies'
-    curves."""
+    """No forward run of a policy beside the meta-gradients in a fixed search: every evaluation (the constant
+    policy's included) comes from the run of the meta-gradient the next outer step uses, the last one from the
+    same program forward only; K runs with a gradient in all, and the evaluations are the policies' curves."""
     import dataclasses
 
     task = build_task("perceptron", dataclasses.replace(TASK, n_val=n_val))
-    calls = {"record": 0, "plain": 0}
+    calls = {GRADIENT: 0, GRADIENT_AND_CURVES: 0, CURVES: 0}
     run = SEL.RecordedCurves._run
 
-    def counted(self, gamma, record):
-        calls["record" if record else "plain"] += 1
-        return run(self, gamma, record)
+    def counted(self, gamma, mode):
+        calls[int(mode)] += 1
+        return run(self, gamma, mode)
 
     def no_forward_run(*a, **k):
         raise AssertionError("a forward run of a policy")
@@ -93,9 +98,9 @@ def test_fixed_search_evaluates_without_a_forward_run(tmp_path, monkeypatch, n_v
     K = 6
     outer = C.OuterConfig(outer_steps=K, outer_lr=0.5, eval_every=2, save_every=1, patience=0)
     s = optimize(task, INNER, outer, tmp_path, progress=False)
-    # the constant policy's run is outer step 0's meta-gradient; evaluations after 2 and 4 updates are
-    # outer steps 2's and 4's; the last one (after 6) answers the last policy's AUC
-    assert calls == {"record": 4, "plain": 3}, calls
+    # the constant policy's run is outer step 0's meta-gradient; the evaluations after 2 and 4 updates are
+    # outer steps 2's and 4's; the last one (after 6) runs forward only and answers the last policy's AUC
+    assert calls == {GRADIENT: 3, GRADIENT_AND_CURVES: 3, CURVES: 1}, calls
     monkeypatch.undo()
     etas = jnp.asarray(lr_schedule(INNER.steps, INNER.lr, INNER.warmup_steps))
     evals = np.load(tmp_path / "outer_evals.npy")

@@ -95,21 +95,45 @@ def auc_and_adjoint(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev
     return auc, -etas[:, None] * out, out / scale
 
 
+GRADIENT, GRADIENT_AND_CURVES, CURVES = 0, 1, 2  # the modes of auc_adjoint_and_curves
+
+
 @partial(jax.jit, static_argnames=("loss_fn", "memory", "block_size"))
 def auc_adjoint_and_curves(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree, dev: PyTree,
-                           held: tuple, gamma: Array, etas: Array, record: Array, memory: str = "theta",
+                           held: tuple, gamma: Array, etas: Array, mode: Array, memory: str = "theta",
                            block_size: int = 1) -> tuple[Array, Array, Array]:
     r"""(AUC, dAUC/dgamma ``[T, N]``, loss curves ``[1 + len(held), T+1]``): :func:`auc_and_adjoint` that can
     also record the mean loss of other splits at every :math:`\theta_t` of the same run.
 
     Row 0 of the curves is the dev loss :math:`L(\theta_t)`, t = 0..T (the AUC's own terms); row i is the
-    mean loss of ``held[i-1]``. Those rows are computed only when ``record`` (a traced bool) is true, else
-    they are zeros: one compiled program serves both, so the AUC and the gradient are the same bits either
-    way, and an evaluation of the policy costs the splits' forward passes, not another run.
+    mean loss of ``held[i-1]``. ``mode`` (a traced int) chooses what runs: :data:`GRADIENT` (the held rows are
+    zeros), :data:`GRADIENT_AND_CURVES` (the held splits' forward passes are added to the reverse scan) or
+    :data:`CURVES` (one forward run with the losses, no reverse scan; the gradient is zeros). One compiled
+    program serves all three, so the AUC and the gradient are the same bits in the first two: an evaluation
+    of the policy costs the splits' forward passes, not another run.
     """
-    auc, grad, dev_curve, held_curves = _adjoint(loss_fn, params0, train, dev, gamma, etas, memory, block_size,
-                                                  False, tuple(held), record)
-    return auc, grad, jnp.concatenate([dev_curve[None], held_curves.T])
+    held = tuple(held)
+
+    def gradient(_):
+        auc, grad, dev_curve, held_curves = _adjoint(loss_fn, params0, train, dev, gamma, etas, memory, block_size,
+                                                      False, held, mode == GRADIENT_AND_CURVES)
+        return auc, grad, jnp.concatenate([dev_curve[None], held_curves.T])
+
+    def curves(_):
+        def step(p, xs):
+            g_t, eta_t = xs
+            grad = jax.grad(lambda q: jnp.dot(g_t, loss_fn(q, train)))(p)
+            return _tree_axpy(-eta_t, grad, p), losses(p)
+
+        def losses(p):
+            return jnp.stack([jnp.mean(loss_fn(p, split)) for split in (dev, *held)])
+
+        theta_T, rows = jax.lax.scan(step, params0, (gamma, etas))
+        rows = jnp.concatenate([rows, losses(theta_T)[None]]).T.astype(like[2].dtype)
+        return jnp.mean(rows[0]).astype(like[0].dtype), jnp.zeros(like[1].shape, like[1].dtype), rows
+
+    like = jax.eval_shape(gradient, None)
+    return jax.lax.cond(mode == CURVES, curves, gradient, None)
 
 
 def _adjoint(loss_fn, params0, train, dev, gamma, etas, memory, block_size, with_act, held, record):
