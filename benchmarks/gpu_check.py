@@ -41,10 +41,12 @@ from learning_law import memory as M
 from learning_law import policy as P
 from learning_law import precision as PR
 from learning_law import search as S
+from learning_law import selection as SEL
 from learning_law.inner import lr_schedule
-from learning_law.metagrad import auc_and_grad, auc_of_policy
+from learning_law.metagrad import auc_grad_and_curves, auc_of_policy
 from learning_law.optimize import plan
 from learning_law.tasks import build_task
+from theory.certificate import GRADIENT
 
 PAPER_T = 4000  # the paper's LM run: T and outer steps (learning_law/tasks/lm.py, preset paper)
 PAPER_OUTER = 15
@@ -69,15 +71,16 @@ def time_search(task, inner: C.InnerConfig, outer: C.OuterConfig, outer_steps: i
     steps, n = inner.steps, task.n_train
     etas = jnp.asarray(lr_schedule(steps, inner.lr, inner.warmup_steps))
     gamma = jnp.asarray(P.constant(steps, n))
+    held = SEL.held_splits(task)  # the fixed search's program, which can record its evaluations
     t0 = time.perf_counter()
-    compiled = plan(task, gamma, etas, outer, verbose=False, check=False)
+    compiled = plan(task, gamma, etas, outer, verbose=False, check=False, held=held)
     compile_s = time.perf_counter() - t0
     estimate = M.analysis_bytes(compiled)
     lr, fs = np.float32(outer.outer_lr or 0.1), np.int32(outer.frozen_steps)
     times, aucs = [], []
     for _ in range(outer_steps):
         t0 = time.perf_counter()
-        auc, grad = compiled(task.init_params, task.train, task.dev, gamma, etas)
+        auc, grad, _ = compiled(task.init_params, task.train, task.dev, held, gamma, etas, np.int32(GRADIENT))
         gamma = jax.block_until_ready(S.fixed_update(gamma, grad, lr, fs))
         times.append(time.perf_counter() - t0)
         aucs.append(float(auc))
@@ -95,8 +98,9 @@ def estimate_at(task, inner: C.InnerConfig, outer: C.OuterConfig, steps: int) ->
     """XLA's memory estimate of one outer step at ``steps`` inner steps (compiled, nothing allocated)."""
     gamma = jax.ShapeDtypeStruct((steps, task.n_train), jnp.float32)
     etas = jax.ShapeDtypeStruct((steps,), jnp.float32)
-    compiled = auc_and_grad.lower(task.per_example_loss, task.init_params, task.train, task.dev, gamma, etas,
-                                  outer.memory, outer.block_size).compile()
+    compiled = auc_grad_and_curves.lower(task.per_example_loss, task.init_params, task.train, task.dev,
+                                         SEL.held_splits(task), gamma, etas, np.int32(GRADIENT), outer.memory,
+                                         outer.block_size).compile()
     return M.analysis_bytes(compiled)
 
 

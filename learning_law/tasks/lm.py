@@ -160,7 +160,8 @@ PAPER_LM_INNER = InnerConfig(steps=4000, lr=0.1, record_every=10)
 # Memory of one outer step (XLA's estimate, compiled for CPU; `learning-law optimize` prints it before
 # starting), measured with jax.grad through the scan: 91 GiB with the whole N = 16384 in one forward pass
 # (the logits alone are 16384 x 64 x 5000 floats = 21 GB), 22 GiB with micro_batch 4096, 11.4 GiB with
-# 2048, 6.2 GiB with 1024; by the run's adjoint (today's default) 82.7 GiB and 11.2 GiB for 0 and 2048.
+# 2048, 6.2 GiB with 1024; by the run's adjoint (today's default) 82.7 GiB and 11.2 GiB for 0 and 2048
+# (XLA's default flags; 7.6 GiB for 2048 with the CLI's XLA CPU flags for LM runs).
 # 2048 fits an 80 GB GPU with room to spare and still gives 131k tokens per chunk.
 PAPER_LM_TASK = LMConfig(micro_batch=2048)
 
