@@ -92,7 +92,7 @@ def plan(task: Task, gamma, etas, outer: C.OuterConfig, verbose: bool = True, ch
 
     Returns the compiled ``(params0, train, dev, gamma, etas) -> (AUC, dAUC/dgamma)``; with ``held`` (splits),
     the compiled :func:`~learning_law.metagrad.auc_grad_and_curves` ``(params0, train, dev, held, gamma, etas,
-    record) -> (AUC, dAUC/dgamma, curves)`` instead.
+    mode) -> (AUC, dAUC/dgamma, curves)`` instead (its memory estimate is the one printed and checked).
     """
     def compiled(memory: str):
         if held is not None and memory == outer.memory:
@@ -172,7 +172,8 @@ def optimize(
     fs = np.int32(outer.frozen_steps)
     running = start < K and not st.stop
     # The fixed search evaluates a policy with the meta-gradient its next outer step needs anyway (the
-    # held-out losses recorded in the same run): no forward run and no second compiled program.
+    # held-out losses recorded in the same run): no second compiled program, and only the last evaluation,
+    # which no outer step follows, runs it forward only.
     held = SEL.held_splits(task) if outer.search == "fixed" and records_curves(outer.memory, opt) else None
     compiled = plan(task, st.gamma, etas, outer, verbose=progress and running, opt=opt, held=held)
     curves_of = last_curves = const_run = None
@@ -188,7 +189,7 @@ def optimize(
                          vg.curves(place_policy(P.constant(steps, n), task.mesh), gradient=False))
     value, val = SEL.forward_fns(task, etas, opt, outer.select,
                                  val_const=None if const_run is None else const_run[2])
-    if held is not None:  # the last policy's AUC in _finish: its evaluation's meta-gradient answers it
+    if held is not None:  # the last policy's AUC in _finish: its last evaluation answers it
         value = lambda g: (vg.auc(g), None)  # noqa: E731
     const_curves = None if not running else (const_run[:2] if const_run is not None else
                                              SEL.curves(task, P.constant(steps, n), etas, opt))
