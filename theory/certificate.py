@@ -121,9 +121,7 @@ def auc_adjoint_and_curves(loss_fn: PerExampleLoss, params0: PyTree, train: PyTr
 
     def curves(_):
         def step(p, xs):
-            g_t, eta_t = xs
-            grad = jax.grad(lambda q: jnp.dot(g_t, loss_fn(q, train)))(p)
-            return _tree_axpy(-eta_t, grad, p), losses(p)
+            return _gd_step(loss_fn, train, p, xs), losses(p)
 
         def losses(p):
             return jnp.stack([jnp.mean(loss_fn(p, split)) for split in (dev, *held)])
@@ -134,6 +132,13 @@ def auc_adjoint_and_curves(loss_fn: PerExampleLoss, params0: PyTree, train: PyTr
 
     like = jax.eval_shape(gradient, None)
     return jax.lax.cond(mode == CURVES, curves, gradient, None)
+
+
+def _gd_step(loss_fn, train, p, xs):
+    """theta_{t+1} = theta_t - eta_t grad sum_n gamma_{t,n} l_n(theta_t), for ``xs = (gamma_t, eta_t)``."""
+    g_t, eta_t = xs
+    grad = jax.grad(lambda q: jnp.dot(g_t, loss_fn(q, train)))(p)
+    return _tree_axpy(-eta_t, grad, p)
 
 
 def _adjoint(loss_fn, params0, train, dev, gamma, etas, memory, block_size, with_act, held, record):
@@ -151,9 +156,7 @@ def _adjoint(loss_fn, params0, train, dev, gamma, etas, memory, block_size, with
                             lambda q: jnp.zeros(m, dtype), p)
 
     def forward(p, xs):
-        g_t, eta_t = xs
-        grad = jax.grad(lambda q: jnp.dot(g_t, loss_fn(q, train)))(p)
-        return _tree_axpy(-eta_t, grad, p), p
+        return _gd_step(loss_fn, train, p, xs), p
 
     def backward(lam_next, xs):
         p, g_t, eta_t = xs
