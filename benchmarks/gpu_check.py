@@ -8,17 +8,19 @@ What it measures (one process, the first device):
 1. **The paper's LM** (``lm`` preset ``paper``: N = 16384 sequences of length 64, |V| 5000, 2 layers x 128,
    memory ``block``, micro-batches of ``--micro-batch``) with T reduced to ``--steps``: seconds per outer
    step (the meta-gradient through the T steps and the projection of the fixed search, as
-   ``learning-law optimize`` runs it), the seconds of one forward run (what each evaluation costs), the
-   device's measured peak memory (``device.memory_stats()['peak_bytes_in_use']``; CPU devices have none)
-   beside XLA's compiled estimate (:mod:`learning_law.memory`, the number ``optimize`` prints).
+   ``learning-law optimize`` runs it), what an evaluation adds (the same program recording the held-out
+   losses, and its forward-only mode), the device's measured peak memory
+   (``device.memory_stats()['peak_bytes_in_use']``; CPU devices have none) beside XLA's compiled estimate
+   (:mod:`learning_law.memory`, the number ``optimize`` prints).
 2. **The extrapolation to the paper's run**: T = 4000 (the scan over T is sequential, so time grows
    linearly in T; XLA's memory estimate at T = 4000 is compiled, not run) and the preset's 15 outer
-   steps with their evaluations (a forward run of the policy and of the constant one per evaluation).
+   steps with their evaluations, counted as ``optimize`` runs them (:func:`evaluation_runs`).
 3. **The perceptron's paper search** (preset ``paper``: d = 128, N = 4096, T = 2000): seconds per
    outer step, extrapolated to its outer steps.
 
-Budget: about 4-6 minutes on one large GPU at the defaults (data and tokenizer ~1 min on the host,
-compilations ~1-2 min, two LM outer steps); ``--steps`` and ``--outer-steps`` trade precision for time.
+Budget: about 5-7 minutes on one large GPU at the defaults (data and tokenizer ~1 min on the host,
+compilations ~1-2 min, two LM outer steps and about three more meta-gradients' worth of timing the
+evaluation's modes); ``--steps`` and ``--outer-steps`` trade precision for time.
 Writes ``benchmarks/results/gpu_check.json`` (``gpu_check_tiny.json`` with ``--tiny``) atomically.
 """
 
@@ -38,15 +40,16 @@ import numpy as np
 import _common
 from learning_law import config as C
 from learning_law import memory as M
+from learning_law import optimizers as O
 from learning_law import policy as P
 from learning_law import precision as PR
 from learning_law import search as S
 from learning_law import selection as SEL
 from learning_law.inner import lr_schedule
-from learning_law.metagrad import auc_grad_and_curves, auc_of_policy
+from learning_law.metagrad import auc_grad_and_curves, records_curves
 from learning_law.optimize import plan
 from learning_law.tasks import build_task
-from theory.certificate import GRADIENT
+from theory.certificate import CURVES, GRADIENT, GRADIENT_AND_CURVES
 
 PAPER_T = 4000  # the paper's LM run: T and outer steps (learning_law/tasks/lm.py, preset paper)
 PAPER_OUTER = 15
@@ -67,7 +70,8 @@ def peak_memory(device) -> dict:
 
 def time_search(task, inner: C.InnerConfig, outer: C.OuterConfig, outer_steps: int) -> dict:
     """Compile the meta-gradient as ``optimize`` does (with XLA's memory estimate), run ``outer_steps``
-    fixed-search steps from the constant policy and one forward run; seconds of each."""
+    fixed-search steps from the constant policy, then time the same program once in each mode: the gradient
+    alone, the gradient recording the held-out curves, and the forward run only; seconds of each."""
     steps, n = inner.steps, task.n_train
     etas = jnp.asarray(lr_schedule(steps, inner.lr, inner.warmup_steps))
     gamma = jnp.asarray(P.constant(steps, n))
@@ -77,20 +81,26 @@ def time_search(task, inner: C.InnerConfig, outer: C.OuterConfig, outer_steps: i
     compile_s = time.perf_counter() - t0
     estimate = M.analysis_bytes(compiled)
     lr, fs = np.float32(outer.outer_lr or 0.1), np.int32(outer.frozen_steps)
+    args = (task.init_params, task.train, task.dev, held)
     times, aucs = [], []
     for _ in range(outer_steps):
         t0 = time.perf_counter()
-        auc, grad, _ = compiled(task.init_params, task.train, task.dev, held, gamma, etas, np.int32(GRADIENT))
+        auc, grad, _ = compiled(*args, gamma, etas, np.int32(GRADIENT))
         gamma = jax.block_until_ready(S.fixed_update(gamma, grad, lr, fs))
         times.append(time.perf_counter() - t0)
         aucs.append(float(auc))
-    forward = jax.jit(auc_of_policy, static_argnames=("loss_fn", "memory", "block_size", "opt"))
-    args = (task.per_example_loss, task.init_params, task.train, task.dev, gamma, etas)
-    jax.block_until_ready(forward(*args))  # compile
-    t0 = time.perf_counter()
-    jax.block_until_ready(forward(*args))
-    return {"steps": steps, "n_train": n, "memory": outer.memory, "compile_s": compile_s,
-            "outer_step_s": times, "outer_step_s_steady": times[-1], "forward_s": time.perf_counter() - t0,
+    modes = {}
+    # the other two modes twice (the best of both): a branch's first call may set up its kernels
+    for name, mode, calls in (("gradient_s", GRADIENT, 1), ("record_s", GRADIENT_AND_CURVES, 2),
+                              ("forward_s", CURVES, 2)):
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            jax.block_until_ready(compiled(*args, gamma, etas, np.int32(mode)))
+            modes[name] = min(modes.get(name, math.inf), time.perf_counter() - t0)
+    return {"steps": steps, "n_train": n, "memory": outer.memory, "search": outer.search,
+            "shared_evaluation": outer.search == "fixed" and records_curves(outer.memory, O.from_config(inner)),
+            "compile_s": compile_s, "outer_step_s": times, "outer_step_s_steady": times[-1], **modes,
+            "record_extra_s": max(modes["record_s"] - modes["gradient_s"], 0.0),
             "auc": aucs, "xla_estimate_bytes": estimate["total"], "xla_estimate": estimate}
 
 
@@ -104,18 +114,31 @@ def estimate_at(task, inner: C.InnerConfig, outer: C.OuterConfig, steps: int) ->
     return M.analysis_bytes(compiled)
 
 
-def extrapolate(run: dict, steps: int, outer_steps: int, evals: int) -> dict:
-    """Seconds of ``outer_steps`` outer steps and ``evals`` evaluations at ``steps`` inner steps, linear in T.
+def evaluation_runs(outer_steps: int, eval_every: int, shared: bool) -> dict:
+    """What the evaluations of a search of ``outer_steps`` outer steps run, as ``learning-law optimize`` does.
 
-    An evaluation trains the policy and the constant policy forward (two forward runs); the one-off
-    compilation is added once.
+    Evaluations come after every ``eval_every`` outer steps and after the last. With the shared evaluation
+    (the fixed search, plain GD, memory theta or block) an evaluation records the held-out curves in the
+    meta-gradient that the next outer step needs anyway, and the constant policy's curves come from outer
+    step 0's run: ``recordings`` such runs, plus one forward run for the last evaluation, which no outer step
+    follows. Otherwise each evaluation is a forward run, and the constant policy one more.
     """
+    evals = len({k for k in range(1, outer_steps + 1) if k % eval_every == 0 or k == outer_steps})
+    if shared:
+        return {"evaluations": evals, "recordings": evals, "forward_runs": 1}  # 1 + (evals - 1) recordings
+    return {"evaluations": evals, "recordings": 0, "forward_runs": evals + 1}
+
+
+def extrapolate(run: dict, steps: int, outer_steps: int, eval_every: int) -> dict:
+    """Seconds of ``outer_steps`` outer steps and their evaluations at ``steps`` inner steps, linear in T; the
+    one-off compilation is added once."""
     scale = steps / run["steps"]
     step_s = run["outer_step_s_steady"] * scale
-    forward_s = run["forward_s"] * scale
-    total = outer_steps * step_s + evals * 2 * forward_s + run["compile_s"]
-    return {"steps": steps, "outer_steps": outer_steps, "evaluations": evals, "outer_step_s": step_s,
-            "forward_s": forward_s, "total_s": total, "total_min": total / 60}
+    forward_s, record_s = run["forward_s"] * scale, run["record_extra_s"] * scale
+    runs = evaluation_runs(outer_steps, eval_every, run["shared_evaluation"])
+    total = outer_steps * step_s + runs["recordings"] * record_s + runs["forward_runs"] * forward_s + run["compile_s"]
+    return {"steps": steps, "outer_steps": outer_steps, **runs, "outer_step_s": step_s, "forward_s": forward_s,
+            "record_extra_s": record_s, "total_s": total, "total_min": total / 60}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,9 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         result["lm"] = run
         paper_t = PAPER_T if not args.tiny else 4 * inner.steps  # tiny: the same arithmetic, small numbers
         est = estimate_at(task, inner, lm.outer, paper_t)
-        evals = math.ceil((PAPER_OUTER if not args.tiny else lm.outer.outer_steps) / lm.outer.eval_every)
         result["lm_extrapolated"] = {**extrapolate(run, paper_t, PAPER_OUTER if not args.tiny else
-                                                   lm.outer.outer_steps, evals),
+                                                   lm.outer.outer_steps, lm.outer.eval_every),
                                      "xla_estimate_bytes": est["total"]}
         del task
 
@@ -174,18 +196,20 @@ def main(argv: list[str] | None = None) -> int:
         prun = time_search(ptask, perc.inner, perc.outer, args.perceptron_outer_steps)
         result["perceptron"] = prun
         result["perceptron_extrapolated"] = extrapolate(prun, perc.inner.steps, perc.outer.outer_steps,
-                                                        math.ceil(perc.outer.outer_steps / perc.outer.eval_every))
+                                                        perc.outer.eval_every)
 
     gib = lambda b: "n/a" if b is None else f"{b / M.GiB:.2f} GiB"  # noqa: E731
     peak = run["measured_peak"]
     ext, pext = result["lm_extrapolated"], result["perceptron_extrapolated"]
     print(f"LM T={run['steps']}: {run['outer_step_s_steady']:.2f} s per outer step (all: "
-          f"{', '.join(f'{t:.2f}' for t in run['outer_step_s'])}), forward {run['forward_s']:.2f} s, compile "
+          f"{', '.join(f'{t:.2f}' for t in run['outer_step_s'])}), recording the held-out curves +"
+          f"{run['record_extra_s']:.2f} s, forward run {run['forward_s']:.2f} s, compile "
           f"{run['compile_s']:.1f} s; peak memory {gib(peak['peak_bytes'])}"
           f"{'' if peak['peak_bytes'] is not None else ' (' + peak['why'] + ')'} vs XLA estimate "
           f"{gib(run['xla_estimate_bytes'])}", flush=True)
     print(f"LM extrapolated to T={ext['steps']}: {ext['outer_step_s']:.1f} s per outer step, {ext['outer_steps']} "
-          f"outer steps + {ext['evaluations']} evaluations = {ext['total_min']:.1f} min; XLA estimate "
+          f"outer steps + {ext['evaluations']} evaluations ({ext['recordings']} recorded, {ext['forward_runs']} "
+          f"forward run{'s' if ext['forward_runs'] != 1 else ''}) = {ext['total_min']:.1f} min; XLA estimate "
           f"{gib(ext['xla_estimate_bytes'])}", flush=True)
     print(f"perceptron T={prun['steps']}, N={prun['n_train']}: {prun['outer_step_s_steady']:.3f} s per outer step; "
           f"{pext['outer_steps']} outer steps = {pext['total_min']:.1f} min", flush=True)

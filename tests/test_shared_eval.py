@@ -25,6 +25,17 @@ def _policy(steps, n, seed=0):
     return jnp.asarray(g / g.sum(1, keepdims=True))
 
 
+def _gpu_check():
+    import importlib
+    import sys
+    from pathlib import Path
+
+    bench = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    return importlib.import_module("gpu_check")
+
+
 def _tiny_lm():
     from learning_law.tasks.lm import LM_PRESETS
 
@@ -101,6 +112,9 @@ def test_fixed_search_evaluates_without_a_forward_run(tmp_path, monkeypatch, n_v
     # the constant policy's run is outer step 0's meta-gradient; the evaluations after 2 and 4 updates are
     # outer steps 2's and 4's; the last one (after 6) runs forward only and answers the last policy's AUC
     assert calls == {GRADIENT: 3, GRADIENT_AND_CURVES: 3, CURVES: 1}, calls
+    # benchmarks/gpu_check.py extrapolates the paper's searches with the same count
+    assert _gpu_check().evaluation_runs(K, 2, shared=True) == {
+        "evaluations": 3, "recordings": calls[GRADIENT_AND_CURVES], "forward_runs": calls[CURVES]}
     monkeypatch.undo()
     etas = jnp.asarray(lr_schedule(INNER.steps, INNER.lr, INNER.warmup_steps))
     evals = np.load(tmp_path / "outer_evals.npy")
