@@ -32,6 +32,7 @@ from experiments import seed_tables as S
 from experiments.seeds import SEEDS_FORM, parse_seeds
 from learning_law import config as C
 from learning_law import record as R
+from learning_law import xla_flags
 from learning_law.errors import UsageError
 from learning_law.evaluate import evaluate
 from learning_law.optimize import optimize
@@ -182,6 +183,8 @@ def main(argv=None) -> int:
     ap.add_argument("--overwrite", action="store_true")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    if args.task == "lm":  # the CLI's XLA settings for LM runs, before JAX's backend starts
+        xla_flags.apply()
     try:
         factors = [float(f) for f in args.factors.split(",") if f.strip()]
     except ValueError:

@@ -67,6 +67,18 @@ def test_evaluating_an_lm_runs_folder_applies_them(monkeypatch, tmp_path):
         assert calls == want
 
 
+@pytest.mark.parametrize("task, want", [("lm", [1]), ("perceptron", [])])
+def test_the_sweep_script_applies_them_to_lm_sweeps(monkeypatch, task, want):
+    """``python -m experiments.sweep --task lm`` runs the CLI's settings too (before any work: a bad factor
+    stops it right after)."""
+    from experiments import sweep
+
+    calls = []
+    monkeypatch.setattr(XF, "apply", lambda *a, **k: calls.append(1) or [])
+    assert sweep.main(["--task", task, "--factors", "x", "--out", "o"]) == 2
+    assert calls == want
+
+
 def test_the_installed_jaxlib_knows_the_flags_it_is_given():
     """XLA aborts on an unknown flag: wherever apply() adds them, a computation must still run."""
     env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", XF.OPT_OUT)}
