@@ -186,7 +186,7 @@ LM_PRESETS: dict[str, Preset] = {
         InnerConfig(steps=100, lr=0.5, record_every=10),
         OuterConfig(outer_steps=8, outer_lr=0.3, memory="theta", save_every=2, checkpoint_every=2, eval_every=4),
         smooth_sigma=5.0,
-        description="CPU: N=512, length 16, 1 layer x 32, T=100, 8 outer steps.", reproduce_minutes=2.6),
+        description="CPU: N=512, length 16, 1 layer x 32, T=100, 8 outer steps.", reproduce_minutes=2.1),
     "tiny": Preset(
         "tiny", LMConfig(n_train=16, n_dev=8, n_test=8, n_val=8, seq_len=8, vocab_size=32, d_model=16, n_heads=2, d_ff=32,
                          n_layers=1, noise_fraction=0.5, noise_edits=2),
