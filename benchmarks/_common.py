@@ -64,6 +64,19 @@ def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1,
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": repeats}
 
 
+def timed(fn, repeats: int, warmup: int = 1) -> dict:
+    """Median wall and process-CPU seconds of ``fn()`` (blocked), after ``warmup`` calls, and the best wall time."""
+    for _ in range(warmup):
+        block(fn())
+    walls, cpus = [], []
+    for _ in range(repeats):
+        c0, t0 = time.process_time(), time.perf_counter()
+        block(fn())
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return {"wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus), "wall_min_s": min(walls)}
+
+
 def fmt(v: Any) -> str:
     if isinstance(v, float):
         if v == 0 or 1e-3 <= abs(v) < 1e5:
