@@ -1,4 +1,5 @@
-"""Four more ways to run the LM meta-gradient (issue 16, item 4), each beside today's, as whole runs.
+"""Four more ways to run the LM meta-gradient (issue 16, item 4), each beside today's, as whole runs; and
+attention's share of it.
 
     python benchmarks/lm_metagrad_variants.py [--quick] [--skip-flags] [--out FILE]
 
@@ -18,7 +19,9 @@ sum |dAUC/dgamma| (the same run, so they agree to float32 rounding):
    fast library path). Here the two attention products are a custom-JVP ``bmm`` whose tangent writes
    a @ d b with materialised transposes, so that its transpose contracts minor axes: no such product is
    left in the compiled program (forward, reverse and forward-over-reverse).
-Rows 1-4 run in this process, with the XLA flags the CLI sets (``learning_law.xla_flags``; printed).
+6. **attention removed** (an ablation, not a model: each block's attention output is its values ``v``, the
+   rest unchanged): how much of the meta-gradient's time the attention takes. Its AUC differs, of course.
+Rows 1-4 and 6 run in this process, with the XLA flags the CLI sets (``learning_law.xla_flags``; printed).
 
 5. **XLA CPU flags and cores** (each in a fresh process, as flags are process-wide; the row "XLA defaults"
    is run the same way for a fair comparison; "both" is what the CLI sets): YNNPACK for every individual dot
@@ -152,6 +155,16 @@ def block_without_major_contractions(self, x):
     return x.reshape(n, length, d)
 
 
+def block_without_attention(self, x):
+    """The ablation of item 6: ``Block.__call__`` with the attention output replaced by the values."""
+    n, length, d = x.shape
+    x = x.reshape(n * length, d)
+    y = jnp.split(self.qkv(self.norm1(x)), 3, axis=-1)[2]
+    x = x + self.proj(y)
+    x = x + self.ff2(jax.nn.relu(self.ff1(self.norm2(x))))
+    return x.reshape(n, length, d)
+
+
 def measure(fn, args) -> dict:
     """Compile + first call, then the best of 2 calls; the AUC, sum |grad| and XLA's temporaries."""
     jitted = jax.jit(fn)
@@ -203,13 +216,15 @@ def main() -> int:
             rows.append({"variant": f"micro-batches of {r}{' (checkpointed)' if remat else ''}",
                          **measure(today(chunked), run_args)})
     block_call = TR.Block.__call__
-    try:
-        TR.Block.__call__ = block_without_major_contractions
-        jax.clear_caches()
-        rows.append({"variant": "attention without major-axis contractions", **measure(today(loss), run_args)})
-    finally:
-        TR.Block.__call__ = block_call
-        jax.clear_caches()
+    for name, call in (("attention without major-axis contractions", block_without_major_contractions),
+                       ("attention removed (ablation; another AUC)", block_without_attention)):
+        try:
+            TR.Block.__call__ = call
+            jax.clear_caches()
+            rows.append({"variant": name, **measure(today(loss), run_args)})
+        finally:
+            TR.Block.__call__ = block_call
+            jax.clear_caches()
     flag_rows = []
     if not args.skip_flags:
         for name, flags, cores in FLAG_ROWS:

@@ -92,8 +92,8 @@ def test_lm_unroll_quick_gives_the_same_gradient_for_every_unroll(tmp_path):
 
 def test_lm_metagrad_variants_quick_compute_the_same_meta_gradient(tmp_path):
     """benchmarks/lm_metagrad_variants.py (--quick, the tiny LM): every variant computes today's AUC and
-    meta-gradient (so its timing compares like with like), and a fresh-process row (``--child``) reports the
-    same."""
+    meta-gradient (so its timing compares like with like), the attention ablation another one, and a
+    fresh-process row (``--child``) reports today's."""
     script = SCRIPT.parent / "lm_metagrad_variants.py"
     out = tmp_path / "v.json"
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
@@ -101,8 +101,11 @@ def test_lm_metagrad_variants_quick_compute_the_same_meta_gradient(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(out.read_text())
-    rows = res["rows"]
+    rows, ablation = res["rows"][:-1], res["rows"][-1]
     assert rows[0]["variant"].startswith("today") and len(rows) == 7 and res["flag_rows"] == []
+    # the ablation without attention is another model (so it did replace the attention: no stale trace)
+    assert ablation["variant"].startswith("attention removed") and ablation["meta-gradient s"] > 0
+    assert abs(ablation["auc"] - rows[0]["auc"]) > 1e-4
     for r in rows:
         assert r["meta-gradient s"] > 0
         assert r["auc"] == pytest.approx(rows[0]["auc"], rel=1e-5)
