@@ -1,6 +1,6 @@
 """XLA CPU settings measured faster for the language model, set by the CLI for LM runs before JAX starts.
 
-On the LM ``cpu`` preset the meta-gradient takes 0.88-0.93 of its time under XLA's defaults with both
+On the LM ``cpu`` preset the meta-gradient takes 0.88-0.94 of its time under XLA's defaults with both
 flags (``python benchmarks/lm_metagrad_variants.py``, item 5; benchmarks/README.md), with the same AUC and
 gradient to float32 rounding. The perceptron's time is unchanged by them, and there they are not set: a
 search of hundreds of backtracking outer steps amplifies the rounding differences of other dot kernels into
