@@ -14,7 +14,7 @@ numbers keep XLA's defaults.
   the whole program is faster.
 
 The CLI calls :func:`apply` for ``--task lm``, ``reproduce lm`` and ``--policy`` an LM run's folder (as
-do ``experiments/lm.py``, ``experiments/stories_file.py`` and the LM benchmarks). XLA reads ``XLA_FLAGS``
+do ``experiments/lm.py``, ``experiments/stories_file.py``, ``experiments/sweep.py --task lm`` and the LM benchmarks). XLA reads ``XLA_FLAGS``
 once, when the backend starts, and aborts the process on a flag it does not know. So the flags are added only for the jaxlib versions they
 were measured with (:data:`TESTED`), never over a value the user set for the same flag, and not at all with
 ``LEARNING_LAW_XLA_DEFAULTS=0``. They affect CPU compilations only (a GPU's programs are compiled by its own
