@@ -46,8 +46,8 @@ from learning_law import precision as PR
 from learning_law import search as S
 from learning_law import selection as SEL
 from learning_law.inner import lr_schedule
-from learning_law.metagrad import auc_grad_and_curves, records_curves
-from learning_law.optimize import plan
+from learning_law.metagrad import auc_grad_and_curves
+from learning_law.optimize import plan, shares_evaluation
 from learning_law.tasks import build_task
 from theory.certificate import CURVES, GRADIENT, GRADIENT_AND_CURVES
 
@@ -98,7 +98,7 @@ def time_search(task, inner: C.InnerConfig, outer: C.OuterConfig, outer_steps: i
             jax.block_until_ready(compiled(*args, gamma, etas, np.int32(mode)))
             modes[name] = min(modes.get(name, math.inf), time.perf_counter() - t0)
     return {"steps": steps, "n_train": n, "memory": outer.memory, "search": outer.search,
-            "shared_evaluation": outer.search == "fixed" and records_curves(outer.memory, O.from_config(inner)),
+            "shared_evaluation": shares_evaluation(outer, O.from_config(inner)),
             "compile_s": compile_s, "outer_step_s": times, "outer_step_s_steady": times[-1], **modes,
             "record_extra_s": max(modes["record_s"] - modes["gradient_s"], 0.0),
             "auc": aucs, "xla_estimate_bytes": estimate["total"], "xla_estimate": estimate}

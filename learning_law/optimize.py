@@ -69,6 +69,14 @@ from theory.speedup import speedup_ratio
 
 OUTER_DIVERGENCE = 2.0  # a fixed step that doubles the AUC of the constant policy has left the region
 #                         where the gradient predicts anything: stop and say so
+
+
+def shares_evaluation(outer: C.OuterConfig, opt: O.InnerOpt) -> bool:
+    """Whether the search evaluates a policy inside the meta-gradient its next outer step uses (the fixed
+    search on the adjoint path: plain GD, memory theta or block) instead of by a forward run of its own."""
+    return outer.search == "fixed" and records_curves(outer.memory, opt)
+
+
 def outer_lr(outer: C.OuterConfig, k: int) -> np.float32:
     """eps_k of the fixed search: linear decay from outer_lr to 0 over the K outer steps (or constant)."""
     if outer.schedule == "linear":
@@ -174,7 +182,7 @@ def optimize(
     # The fixed search evaluates a policy with the meta-gradient its next outer step needs anyway (the
     # held-out losses recorded in the same run): no second compiled program, and only the last evaluation,
     # which no outer step follows, runs it forward only.
-    held = SEL.held_splits(task) if outer.search == "fixed" and records_curves(outer.memory, opt) else None
+    held = SEL.held_splits(task) if shares_evaluation(outer, opt) else None
     compiled = plan(task, st.gamma, etas, outer, verbose=progress and running, opt=opt, held=held)
     curves_of = last_curves = const_run = None
     if held is None:
