@@ -20,12 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from learning_law import config as C
+from learning_law import law_definitions as LD
 from learning_law import policy as P
 from learning_law import precision as PR
 from learning_law import record as R
 from learning_law.errors import UsageError
 from learning_law.inner import lr_schedule
 from theory import law as LAW
+from theory import law_measures as LM
 from theory.certificate import auc_and_adjoint, kkt_residual
 
 # Run-level numbers shown side by side for an evaluate folder (and in the CLI tables).
@@ -98,6 +100,28 @@ def _build_task(cfg: dict):
     return build_task(name, C.from_dict(classes[name], cfg["task_config"]))
 
 
+def task_and_policy(run_dir: Path, cfg: dict, task=None, gamma=None):
+    """(task, policy [T, N], the policy's file, None) of a run, or (None, None, None, why not).
+
+    ``task`` and ``gamma`` given in memory are used as they are (``gamma`` still checked against the
+    SHA-256 the run recorded); otherwise the policy is read back (:func:`_policy_of_run`) and the task
+    rebuilt from config.json."""
+    if gamma is None:
+        gamma, policy_file, why = _policy_of_run(run_dir, cfg)
+    else:
+        gamma, policy_file = np.asarray(gamma), None
+        why = None if P.fingerprint(gamma) == cfg.get("policy_sha256") else \
+            "the policy given is not the one the run recorded (its SHA-256 differs)"
+    if why is not None:
+        return None, None, None, why
+    if task is None:
+        try:
+            task = _build_task(cfg)
+        except (UsageError, KeyError, TypeError) as e:
+            return None, None, None, f"cannot rebuild the task: {e}"
+    return task, gamma, policy_file, None
+
+
 def certificate_of_run(run_dir: str | Path, frozen_steps: int | None = None, *, task=None, gamma=None) -> dict:
     """KKT residual of a run's policy by the hand-written adjoint (:mod:`theory.certificate`).
 
@@ -116,19 +140,9 @@ def certificate_of_run(run_dir: str | Path, frozen_steps: int | None = None, *, 
     if inner.optimizer != "gd" or inner.batch_size:
         return {"kkt_residual": None, "kkt_reason": f"inner optimizer {inner.optimizer!r} (batch_size "
                 f"{inner.batch_size}): the certificate is for full-batch GD only"}
-    if gamma is None:
-        gamma, policy_file, why = _policy_of_run(run_dir, cfg)
-    else:
-        gamma, policy_file = np.asarray(gamma), None
-        why = None if P.fingerprint(gamma) == cfg.get("policy_sha256") else \
-            "the policy given is not the one the run recorded (its SHA-256 differs)"
+    task, gamma, policy_file, why = task_and_policy(run_dir, cfg, task, gamma)
     if why is not None:
         return {"kkt_residual": None, "kkt_reason": why}
-    if task is None:
-        try:
-            task = _build_task(cfg)
-        except (UsageError, KeyError, TypeError) as e:
-            return {"kkt_residual": None, "kkt_reason": f"cannot rebuild the task: {e}"}
     frozen = _frozen_steps_of(policy_file) if frozen_steps is None else int(frozen_steps)
     etas = lr_schedule(inner.steps, inner.lr, inner.warmup_steps)
     auc, grad, act = auc_and_adjoint(task.per_example_loss, task.init_params, task.train, task.dev,
@@ -142,7 +156,8 @@ def certificate_of_run(run_dir: str | Path, frozen_steps: int | None = None, *, 
 
 
 def law_of_run(run_dir: str | Path, until_loss: float | None = None, *, frozen_steps: int | None = None,
-               certificate: bool = True, write: bool = True, task=None, gamma=None) -> dict:
+               certificate: bool = True, write: bool = True, task=None, gamma=None, definitions: bool = True,
+               paper_target: float | None = None, progress: bool = False) -> dict:
     """Learning Law statistics (+ KKT certificate) of a finished train run; writes ``RUN_DIR/law.json``.
 
     Args:
@@ -153,6 +168,10 @@ def law_of_run(run_dir: str | Path, until_loss: float | None = None, *, frozen_s
         came from one; else 0).
       certificate: compute the KKT residual (needs the policy and the task rebuilt).
       task, gamma: the run's task and policy in memory (see :func:`certificate_of_run`).
+      definitions: also measure the Law under both named definitions (``definitions`` in the result,
+        :func:`learning_law.law_definitions.measure_run`; ``paper`` replays the run once, cached beside it).
+      paper_target: the constant run's test loss at T-1, the ``paper`` SIM window's target (None: the
+        run's own every step, as for the constant run).
 
     Returns a dict: run-level scalars of :func:`theory.law.law_table` (``sim_mean``, ``ct_cv_support``,
     ``zero_share_negative_ct``, ...), ``kkt_residual`` (None with ``kkt_reason`` when not computable),
@@ -176,8 +195,17 @@ def law_of_run(run_dir: str | Path, until_loss: float | None = None, *, frozen_s
     out = {"run": str(run_dir), "policy": cfg.get("policy"), "optimizer": inner.optimizer,
            **{k: summary.get(k) for k in ("auc", "auc_test", "cr_paper", "cr_bits", "final_dev_loss")},
            **stats}
-    cert = certificate_of_run(run_dir, frozen_steps, task=task, gamma=gamma) if certificate else \
-        {"kkt_residual": None, "kkt_reason": "not requested"}
+    why = None
+    if certificate or definitions:  # the task is rebuilt (and the policy checked) once for both
+        task, gamma, policy_file, why = task_and_policy(run_dir, cfg, task, gamma)
+        if frozen_steps is None:
+            frozen_steps = _frozen_steps_of(policy_file)
+    if not certificate:
+        cert = {"kkt_residual": None, "kkt_reason": "not requested"}
+    elif why is not None:
+        cert = {"kkt_residual": None, "kkt_reason": why}
+    else:
+        cert = certificate_of_run(run_dir, frozen_steps, task=task, gamma=gamma)
     out["kkt_residual"] = cert["kkt_residual"]
     out["kkt_reason"] = cert["kkt_reason"]
     if cert["kkt_residual"] is not None:
@@ -190,6 +218,9 @@ def law_of_run(run_dir: str | Path, until_loss: float | None = None, *, frozen_s
         per["sim_adjoint_t"] = adj["sim_t"]
     else:
         out["sim_adjoint_mean"] = out["act_cv_support"] = None
+    if definitions:
+        out["definitions"] = LD.measure_run(run_dir, run, per, cfg.get("task", ""), task, gamma, why, paper_target,
+                                            progress)
     out["per_step"] = per
     if write:
         R.write_json(run_dir / "law.json", out)
@@ -204,18 +235,26 @@ def law_of_evaluate(ev_dir: str | Path, until_loss: float | None = None, write: 
     """Both runs of an evaluate folder, with ``until_loss`` = the constant run's final dev loss by default.
 
     Writes ``constant/law.json``, ``policy/law.json`` and ``EV_DIR/law.json`` = {``until_loss``,
-    ``constant``: run-level dict, ``policy``: run-level dict, ``table``: [[key, constant, policy], ...]}
-    (the per-step arrays stay in the sub-runs' files). Returns that dict.
+    ``constant``: run-level dict, ``policy``: run-level dict, ``table``: [[key, constant, policy], ...],
+    ``controls``: {definition: the SIM controls and the constant run's shares}
+    (:func:`learning_law.law_definitions.controls_between`)} (the per-step arrays stay in the sub-runs'
+    files); each run-level dict has ``definitions``: {``strict``, ``paper``} (the policy's ``paper`` SIM
+    window ends where its test loss reaches the constant run's at T-1). Returns that dict.
     """
     ev_dir = Path(ev_dir)
     if not is_evaluate_folder(ev_dir):
         raise UsageError(f"run_dir={str(ev_dir)!r} is not a finished evaluate folder (constant/ and policy/)")
     if until_loss is None:
         until_loss = float(R.read_json(ev_dir / "constant" / "summary.json")["final_dev_loss"])
-    res = {name: law_of_run(ev_dir / name, until_loss, write=write) for name in ("constant", "policy")}
+    res = {"constant": law_of_run(ev_dir / "constant", until_loss, write=write)}
+    target = LD.constant_target(ev_dir / "constant")
+    res["policy"] = law_of_run(ev_dir / "policy", until_loss, write=write, paper_target=target)
     flat = {name: {k: v for k, v in r.items() if k != "per_step"} for name, r in res.items()}
+    task_name = R.read_json(ev_dir / "constant" / "config.json").get("task", "")
     out = {"until_loss": until_loss, **flat,
-           "table": [[k, flat["constant"].get(k), flat["policy"].get(k)] for k in TABLE_KEYS]}
+           "table": [[k, flat["constant"].get(k), flat["policy"].get(k)] for k in TABLE_KEYS],
+           "controls": LD.controls_between(ev_dir / "policy", ev_dir / "constant", task_name, res["policy"],
+                                           res["constant"])}
     if write:
         R.write_json(ev_dir / "law.json", out)
     return out
@@ -274,7 +313,11 @@ def outer_trajectory(opt_dir: str | Path, until_loss: float | None = None, *, pr
       ``ct_to_neg_dldt_ratio``, ``ct_support_rel_dev`` (see :func:`theory.law.law_table`),
       ``kkt_residual`` (null with ``kkt_reason`` when not computable), ``sim_adjoint_mean``,
       ``act_cv_support``, and per-record-step lists ``sim_t``, ``dev_loss_t``, ``ct_cv_support_t``,
-      ``kkt_residual_t`` (length T'; null where undefined).
+      ``kkt_residual_t`` (length T'; null where undefined); ``definitions`` ({``strict``, ``paper``}:
+      :func:`learning_law.law_definitions.measure_run`, the ``paper`` SIM window ending where the policy's
+      test loss reaches the constant run's at T-1), ``controls`` (against the constant policy:
+      :func:`learning_law.law_definitions.controls_between`), and the ``paper`` definition's SIM_t at every
+      step ``paper_sim_t`` with the test loss of each row ``paper_loss_t`` (length T; Fig. 6).
 
     Returns the same dict.
     """
@@ -304,18 +347,32 @@ def outer_trajectory(opt_dir: str | Path, until_loss: float | None = None, *, pr
                       extra_config={"outer_step": k, "opt_dir": str(opt_dir.resolve())})
             if until_loss is None:  # the first checkpoint is the constant policy
                 until_loss = float(R.read_json(sub / "summary.json")["final_dev_loss"])
+            target = None if k == 0 else LD.constant_target(opt_dir / "trajectory" / "step_00000")
             old = R.read_json(sub / "law.json") if (sub / "law.json").exists() else None
             if (old is not None and old.get("until_loss") == until_loss and "per_step" in old
-                    and "low_weight_share_learned" in old):
+                    and "low_weight_share_learned" in old and "definitions" in old
+                    and old["definitions"]["paper"].get("target_loss") == target
+                    and ("reason" in old["definitions"]["paper"] or (sub / "law_records_paper.json").exists())):
                 res = old
             else:
-                res = law_of_run(sub, until_loss, frozen_steps=outer.frozen_steps)
+                res = law_of_run(sub, until_loss, frozen_steps=outer.frozen_steps, task=task, gamma=gamma,
+                                 paper_target=target)
+            if k == 0:
+                first = res
             per = res["per_step"]
+            paper = LD.series(sub, "paper")
+            row_loss = (None if paper is None else
+                        LM.loss_at_rows(paper["loss"], paper["sim_steps"], LAW.definition("paper", cfg["task"])))
             checkpoints.append({"outer_step": k, "policy": name, "run_dir": str(sub),
                                 **{key: res.get(key) for key in CHECKPOINT_KEYS},
                                 "sim_t": per["sim_t"], "dev_loss_t": per["dev_loss_t"],
                                 "ct_cv_support_t": per["ct_cv_support_t"],
-                                "kkt_residual_t": per.get("kkt_residual_t")})
+                                "kkt_residual_t": per.get("kkt_residual_t"),
+                                "definitions": res["definitions"],
+                                "controls": LD.controls_between(sub, opt_dir / "trajectory" / "step_00000",
+                                                                cfg["task"], res, first),
+                                "paper_sim_t": None if paper is None else paper["sim_t"],
+                                "paper_loss_t": row_loss})
             pbar.update(1)
     out = {"opt_dir": str(opt_dir), "task": cfg["task"], "steps": inner.steps, "n_train": n,
            "frozen_steps": outer.frozen_steps, "until_loss": until_loss,

@@ -28,7 +28,11 @@ of the loss nears 1e-7 of the loss (late, flat parts of a run).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from theory.sim_cr import fit_sim_cr, sim_cr_curve  # noqa: F401  (re-exported: the SIM vs CR fit)
 
 PER_STEP_KEYS = ("record_steps", "dev_loss_t", "support_size", "ct_mean_support", "ct_std_support", "sim_t",
                  "ct_cv_support_t", "n_negative_ct", "n_zero_negative_ct", "zero_share_negative_ct_t",
@@ -184,78 +188,124 @@ def law_table(
     return per, run
 
 
-# ------------------------------------------------------------------- SIM vs CR (paper Fig. 3B / 7)
+# ------------------------------------------------------------- definitions of the Law's measures (as data)
+
+ZERO_RULES = ("exact", "absolute", "relative")
+CT_SPLITS = ("dev", "test")
+CT_TIMINGS = ("before", "after")
+NEGATIVE_RULES = ("<", "<=")
+SIM_WINDOWS = ("records", "until_constant")
 
 
-def sim_cr_curve(cr, k, a, b):
-    r"""The paper's empirical relation between SIM and the compression ratio (Fig. 3B / 7):
+@dataclass(frozen=True)
+class LawDefinition:
+    r"""How the Learning Law's statistics are measured: every knob the paper's figures and this toolkit's
+    strict measure differ in, as data (issue 27; the authors' values in ``../shared/PAPER.md``, "How the
+    authors measured the Learning Law").
 
-    .. math:: SIM = k \ln \frac{a}{b - CR},
+    Attributes:
+      name: ``strict`` or ``paper`` (the registry :data:`DEFINITIONS`).
+      source: where the definition comes from, one sentence.
+      ct_split: the desired gradient of CT: ``dev`` (the split the policy was optimised on) or ``test``.
+      ct_timing: ``before``: CT and the train losses at theta_t, the parameters gamma_t is applied to;
+        ``after``: at theta_{t+1} (the authors' scripts), still paired with gamma_t.
+      zero_rule: a weight counts as zero when ``exact``: gamma == 0; ``absolute``: gamma < zero_value;
+        ``relative``: gamma < zero_value / N.
+      zero_value: the threshold of the ``absolute`` or ``relative`` rule.
+      negative: ``<`` (CT < 0) or ``<=`` (CT <= 0) selects Fig. 8's unhelpful examples.
+      clamp: clamp gamma at 0 and renormalise each row before SIM and Fig. 9 (the projection of an
+        inexact search may leave tiny negative weights).
+      zero_steps: ``(start, stop)`` rows t of Fig. 8 (stop exclusive; None: to the end).
+      learned_steps: ``(start, stop)`` rows t of Fig. 9.
+      learned_below: a train loss below this is a well-learned example (Fig. 9).
+      low_frac: Fig. 9's share is that of gamma / max_n gamma below this.
+      sim_window: ``records``: SIM = mean of SIM_t over every record row; ``until_constant``: a policy's
+        SIM = mean over t = sim_start..i*, i* the last step whose loss (of ``ct_split``) is above the
+        constant run's loss at T-1, and the constant run's over t = sim_start..T-1.
+      sim_start: the first row of SIM's window.
+      sim_eps: SIM_t = m_t / (s_t + sim_eps).
+      cr: ``paper``: CR = log2|V| / AUC over t = 0..T (:func:`theory.objective.compression_ratio_paper`);
+        ``scripts``: log2|V| (T-1) / sum_{t=1}^{T-1} L_t (the authors' figure scripts).
 
-    defined for CR < b; SIM -> infinity as CR approaches the asymptote b (the best compression
-    reachable, where the Learning Law holds exactly)."""
-    return k * np.log(a / (b - np.asarray(cr, dtype=np.float64)))
-
-
-def fit_sim_cr(cr, sim, *, n_grid: int = 200) -> dict:
-    r"""Least-squares fit of :func:`sim_cr_curve` to points (CR_i, SIM_i), e.g. one per outer checkpoint.
-
-    The model is linear in (k, k ln a) for a fixed b, so b is first profiled on a grid above max CR
-    (offsets from 1e-3 to 1e3 times the spread of CR, log-spaced); ``scipy.optimize.curve_fit`` then
-    refines (k, ln a, b) from the best grid point with b > max CR enforced by a bound.
-
-    Args:
-      cr, sim: ``[n]`` finite points, n >= 3 (NaN/inf points are dropped first).
-
-    Returns a dict: ``k``, ``a``, ``b``, their standard errors ``k_se``, ``a_se``, ``b_se`` (from the
-    covariance of curve_fit; NaN when it is not defined, e.g. n = 3), ``r2`` (of SIM), ``n``,
-    ``rmse``, ``asymptote_identified`` (False when the data do not locate b: no interior minimum of
-    the profile, or b's standard error exceeds its distance from max CR). Raises ValueError with fewer than 3 finite points or when CR has no spread.
+    >>> DEFINITIONS["paper"]["perceptron"].zero_steps, DEFINITIONS["paper"]["lm"].zero_value
+    ((0, 10), 1e-08)
     """
-    from scipy.optimize import curve_fit
 
-    cr = np.asarray(cr, dtype=np.float64).ravel()
-    sim = np.asarray(sim, dtype=np.float64).ravel()
-    if cr.shape != sim.shape:
-        raise ValueError(f"cr and sim must have the same length, got {cr.size} and {sim.size}")
-    keep = np.isfinite(cr) & np.isfinite(sim)
-    cr, sim = cr[keep], sim[keep]
-    if cr.size < 3:
-        raise ValueError(f"only {cr.size} finite (CR, SIM) points: need at least 3 for (k, a, b)")
-    spread = float(np.ptp(cr))
-    if not spread > 0:
-        raise ValueError("the compression ratios are all equal: the fit needs CR to vary")
-    top = float(np.max(cr))
+    name: str
+    source: str
+    ct_split: str = "dev"
+    ct_timing: str = "before"
+    zero_rule: str = "exact"
+    zero_value: float = 0.0
+    negative: str = "<"
+    clamp: bool = False
+    zero_steps: tuple[int, int | None] = (0, None)
+    learned_steps: tuple[int, int | None] = (0, None)
+    learned_below: float = 1e-6
+    low_frac: float = 0.2
+    sim_window: str = "records"
+    sim_start: int = 0
+    sim_eps: float = 0.0
+    cr: str = "paper"
 
-    def linear(b):
-        x = -np.log(b - cr)
-        A = np.stack([x, np.ones_like(x)], axis=1)
-        coef, *_ = np.linalg.lstsq(A, sim, rcond=None)
-        return coef, float(np.sum((A @ coef - sim) ** 2))
+    def __post_init__(self):
+        for field_name, allowed in (("ct_split", CT_SPLITS), ("ct_timing", CT_TIMINGS), ("zero_rule", ZERO_RULES),
+                                    ("negative", NEGATIVE_RULES), ("sim_window", SIM_WINDOWS),
+                                    ("cr", ("paper", "scripts"))):
+            if getattr(self, field_name) not in allowed:
+                raise ValueError(f"{field_name}={getattr(self, field_name)!r} is invalid: allowed {allowed}")
+        for field_name in ("zero_steps", "learned_steps"):
+            start, stop = getattr(self, field_name)
+            if start < 0 or (stop is not None and stop <= start):
+                raise ValueError(f"{field_name}={(start, stop)!r} is invalid: allowed 0 <= start < stop (or stop None)")
+        if self.zero_value < 0 or self.learned_below <= 0 or not 0 < self.low_frac <= 1 or self.sim_eps < 0:
+            raise ValueError("zero_value >= 0, learned_below > 0, 0 < low_frac <= 1 and sim_eps >= 0 are required")
 
-    grid = top + spread * np.geomspace(1e-3, 1e3, n_grid)
-    sse = [linear(b)[1] for b in grid]
-    best = int(np.argmin(sse))
-    b0 = float(grid[best])
-    (k0, c0), _ = linear(b0)
-    k0 = k0 if abs(k0) > 1e-12 else 1e-12
-    model = lambda x, k, log_a, b: k * (log_a - np.log(b - x))  # noqa: E731
-    lo_b = np.nextafter(top, np.inf) + 1e-12 * max(abs(top), 1.0)
-    try:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p, cov = curve_fit(model, cr, sim, p0=(k0, c0 / k0, b0),
-                               bounds=([-np.inf, -np.inf, lo_b], [np.inf, np.inf, np.inf]), maxfev=20000)
-    except RuntimeError:  # no convergence: keep the profiled solution, without errors
-        p, cov = np.array([k0, c0 / k0, b0]), np.full((3, 3), np.nan)
-    k, log_a, b = (float(v) for v in p)
-    se = np.sqrt(np.clip(np.diag(cov), 0, None)) if np.all(np.isfinite(cov)) else np.full(3, np.nan)
-    pred = model(cr, k, log_a, b)
-    tot = float(np.sum((sim - sim.mean()) ** 2))
-    resid = float(np.sum((sim - pred) ** 2))
-    a = float(np.exp(log_a)) if log_a < 700 else float("inf")
-    return {"k": k, "a": a, "b": b, "k_se": float(se[0]), "a_se": float(a * se[1]), "b_se": float(se[2]),
-            "r2": 1.0 - resid / tot if tot > 0 else float("nan"), "n": int(cr.size),
-            "rmse": float(np.sqrt(resid / cr.size)),
-            # The data pin the asymptote down only when the profile has an interior minimum and b is
-            # known to better than its distance from the largest CR; otherwise SIM is ~linear in CR.
-            "asymptote_identified": bool(best < n_grid - 1 and np.isfinite(se[2]) and se[2] < b - top)}
+    @property
+    def dense_steps(self) -> int:
+        """How many first steps need a record at every step (the end of the Fig. 8 and Fig. 9 windows);
+        0 when the definition reads the run's own records."""
+        stops = [s for _, s in (self.zero_steps, self.learned_steps)]
+        if self.sim_window == "records" and self.ct_split == "dev" and self.ct_timing == "before":
+            return 0
+        return max(s or 0 for s in stops)
+
+    def describe(self) -> str:
+        """One line for reports: the knobs that decide the numbers."""
+        zero = {"exact": "gamma = 0 exactly", "absolute": f"gamma < {self.zero_value:g}",
+                "relative": f"gamma < {self.zero_value:g}/N"}[self.zero_rule]
+        win = lambda w: "all record steps" if w == (0, None) else f"t = {w[0]}..{w[1] - 1}"  # noqa: E731
+        sim = ("mean over the record steps" if self.sim_window == "records" else
+               f"mean over t = {self.sim_start}..i* (i*: last step above the constant run's loss at T-1)")
+        return (f"CT on {self.ct_split} at theta_{'t' if self.ct_timing == 'before' else '{t+1}'}; Fig. 8: {zero} "
+                f"among CT {self.negative} 0 over {win(self.zero_steps)}; Fig. 9: {win(self.learned_steps)}, "
+                f"train loss < {self.learned_below:g}, {'clamped and renormalised, ' if self.clamp else ''}"
+                f"gamma < {self.low_frac:g} max gamma; SIM: {sim}")
+
+
+STRICT = LawDefinition(
+    "strict", "this toolkit's law.json since issue 7: every record step, exact zeros, dev CT at theta_t")
+# The authors' perceptron figure scripts (not in their released code; ../shared/PAPER.md): test-split CT
+# after the step; Fig. 8 over t = 0..9 with gamma < 1e-4 (0.41/N at N = 4096); Fig. 9 over t = 1..49.
+PAPER_PERCEPTRON = LawDefinition(
+    "paper", "the authors' perceptron figure scripts (Figs. 7-9)", ct_split="test", ct_timing="after",
+    zero_rule="absolute", zero_value=1e-4, clamp=True, zero_steps=(0, 10), learned_steps=(1, 50),
+    sim_window="until_constant", sim_start=1, sim_eps=1e-8, cr="scripts")
+# Their Transformer scripts differ in Fig. 8 only: gamma < 1e-8 over t = 0..99.
+PAPER_LM = LawDefinition(
+    "paper", "the authors' Transformer figure scripts (Figs. 7-8)", ct_split="test", ct_timing="after",
+    zero_rule="absolute", zero_value=1e-8, clamp=True, zero_steps=(0, 100), learned_steps=(1, 50),
+    sim_window="until_constant", sim_start=1, sim_eps=1e-8, cr="scripts")
+
+# {name: {task: definition}}; tasks not named use the perceptron's (the authors' only other scripts).
+DEFINITIONS: dict[str, dict[str, LawDefinition]] = {
+    "strict": {"perceptron": STRICT, "lm": STRICT},
+    "paper": {"perceptron": PAPER_PERCEPTRON, "lm": PAPER_LM},
+}
+
+
+def definition(name: str, task: str = "perceptron") -> LawDefinition:
+    """The named definition for ``task`` (``strict`` or ``paper``; a task without its own uses the perceptron's)."""
+    if name not in DEFINITIONS:
+        raise ValueError(f"definition={name!r} is invalid: allowed {sorted(DEFINITIONS)}")
+    return DEFINITIONS[name].get(task, DEFINITIONS[name]["perceptron"])
