@@ -30,34 +30,49 @@ def test_law_table_reports_it_when_given_the_train_losses():
     assert "low_weight_share_learned" not in run
 
 
-def _cp(k, zero, low, sim, cr, kkt):
-    return {"outer_step": k, "zero_share_negative_ct": zero, "low_weight_share_learned": low, "sim_mean": sim,
-            "cr_paper": cr, "kkt_residual": kkt}
+def _cp(k, zero, low, sim, cr, kkt, verdict="policy effect"):
+    paper = {"zero_share": zero, "low_weight_share": low, "sim": sim, "cr": cr, "n_learned": 1234,
+             "low_weight_share_not_learned": 0.05, "i_star": 40, "description": "PAPER-DEF"}
+    return {"outer_step": k, "zero_share_negative_ct": zero / 10, "low_weight_share_learned": low / 10,
+            "sim_mean": sim, "cr_paper": cr, "kkt_residual": kkt,
+            "definitions": {"strict": {"description": "STRICT-DEF"}, "paper": paper},
+            "controls": {"paper": {"verdict": verdict}}}
 
 
-def test_section_places_each_property_against_the_paper():
-    traj = {"checkpoints": [_cp(0, 0.0, 0.0, 0.1, 4.0, 1.0), _cp(10, 0.5, 0.7, 0.2, 5.0, 0.6),
-                            _cp(20, 0.85, 0.95, 0.3, 6.0, 0.2)]}
-    law = {"policy": {"zero_share_negative_ct": 0.85, "low_weight_share_learned": 0.7, "n_learned": 1234,
-                      "sim_mean": 0.3, "kkt_residual": 0.2}}
-    text = section(traj, law, {"zero_share": (0.8, 1.0), "low_weight_share": (0.9, 1.0)}, " HINT")
+def _law(cp, controls):
+    pol = {"zero_share_negative_ct": cp["zero_share_negative_ct"], "low_weight_share_learned": 0.07,
+           "n_learned": 99, "sim_mean": cp["sim_mean"], "kkt_residual": cp["kkt_residual"],
+           "definitions": cp["definitions"]}
+    const = {"definitions": {"strict": {}, "paper": {"zero_share": 0.0, "low_weight_share": 0.0, "sim": 0.1}}}
+    return {"policy": pol, "constant": const, "controls": controls}
+
+
+def test_section_sets_only_the_paper_definition_against_the_paper():
+    cps = [_cp(0, 0.0, 0.0, 0.1, 4.0, 1.0, "no effect"), _cp(10, 0.5, 0.7, 0.2, 5.0, 0.6),
+           _cp(20, 0.85, 0.7, 0.3, 6.0, 0.2, "artefact of the window")]
+    ctl = {"paper": {"sim_constant": 0.1, "sim_policy": 0.3, "growth": 3.0, "sim_constant_same_window": 0.29,
+                     "effect": 1.03, "equal_loss_ratio": 1.5, "equal_loss_verdict": "more equal",
+                     "verdict": "artefact of the window"}, "strict": {"reason": "RSN"}}
+    text = section({"checkpoints": cps}, _law(cps[-1], ctl), {"zero_share": (0.8, 1.0), "low_weight_share": (0.9, 1.0)},
+                   " HINT")
     lines = {ln.split("|")[1].strip()[:6]: ln for ln in text.splitlines() if ln.startswith("| Fig.")}
-    assert "inside the paper's range" in lines["Fig. 8"] and "85.0%" in lines["Fig. 8"]
+    # Fig. 8: the paper definition's 85% is inside; the strict 8.5% beside it is not called outside
+    assert "85.0% (0.0%)" in lines["Fig. 8"] and "inside the paper's range" in lines["Fig. 8"]
+    assert "8.5%" in lines["Fig. 8"] and lines["Fig. 8"].count("outside") == 0
     assert "**outside**: 20.0 percentage points below" in lines["Fig. 9"] and "1,234 example-steps" in lines["Fig. 9"]
-    assert "Spearman(SIM, CR) = 1" in lines["Fig. 3"] and "does not grow" not in lines["Fig. 3"]
-    assert "lowest 0.2" in text and "Property 4.2" in text and "HINT" in text
-    # SIM falling with CR is called out; no paper ranges: no verdicts, no closing paragraph
-    traj["checkpoints"][2]["sim_mean"] = 0.05
-    text = section(traj, law, None)
-    assert "does not grow" in text and "outside" not in text and "inside" not in text and "far from" not in text
+    assert "not well learned: 5.0%" in lines["Fig. 9"]
+    assert "x3" in lines["Fig. 3"] and "same window: 0.29" in lines["Fig. 3"] and "**artefact of the window**" in lines["Fig. 3"]
+    assert "RSN" in lines["Fig. 3"] and "Spearman(SIM, CR) over the saved policies = 1" in lines["Fig. 3"]
+    assert "PAPER-DEF" in text and "STRICT-DEF" in text and "20: artefact of the window" in text
+    assert "Property 4.2" in text and "HINT" in text and "lowest 0.2" in text
+    # no paper ranges: no inside/outside at all, and no closing paragraph
+    text = section({"checkpoints": cps}, _law(cps[-1], ctl), None)
+    assert "outside" not in text and "inside" not in text and "HINT" not in text
 
 
-def test_section_says_when_the_policy_has_no_exact_zero():
-    # Exponentiated gradient (the default search) never reaches gamma = 0: property 4.1 is then 0 by
-    # construction, and the section says so; a policy with zeros gets no such sentence.
-    traj = {"checkpoints": [_cp(0, 0.0, 0.0, 0.1, 4.0, 1.0), _cp(10, 0.0, 0.1, 0.2, 5.0, 0.6)]}
-    law = {"policy": {"zero_share_negative_ct": 0.0, "low_weight_share_learned": 0.1, "n_learned": 10,
-                      "sim_mean": 0.2, "kkt_residual": 0.6, "support_fraction": 1.0}}
-    assert "no weight exactly 0" in section(traj, law, None)
-    law["policy"]["support_fraction"] = 0.97
-    assert "no weight exactly 0" not in section(traj, law, None)
+def test_section_says_when_the_paper_definition_could_not_be_measured():
+    cps = [_cp(0, 0.0, 0.0, 0.1, 4.0, 1.0), _cp(10, 0.0, 0.1, 0.2, 5.0, 0.6)]
+    law = _law(cps[-1], {})
+    law["policy"]["definitions"] = {"strict": {}, "paper": {"reason": "cannot rebuild the task: X"}}
+    text = section({"checkpoints": cps}, law, {"zero_share": (0.8, 1.0)})
+    assert "could not be measured (cannot rebuild the task: X)" in text and "inside" not in text

@@ -156,7 +156,7 @@ def test_the_other_search_is_reported_beside_from_its_folders(repro):
         assert cells[6] == f"{fmt(o['auc_constant'])} -> {fmt(o['auc_final'])}"
     assert "fixed outer lr 0.5" in rows[1] and "default search" in rows[0]
     assert "--search fixed --outer-lr 0.5" in text  # its command is in the re-run block
-    assert "far from the paper's near-optimal one" in text  # so the Law section's hint names the other policy
+    assert "Under the paper's own definition the policy is outside" in text  # the Law section's hint names the other policy
     assert "`learning-law law OUT/evaluate-fixed`" in text
 
 
