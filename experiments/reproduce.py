@@ -115,8 +115,9 @@ def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = F
     if resume and R.is_finished(ev_dir):
         ev = R.read_json(ev_dir / "summary.json")
     else:
-        gamma = np.load(opt_dir / "gamma.npy", mmap_mode="r")
-        ev = evaluate(task, p.inner, gamma, ev_dir, policy_name=str(opt_dir / "gamma.npy"),
+        policy = evaluated_policy(p, opt_dir)
+        gamma = np.load(policy, mmap_mode="r")
+        ev = evaluate(task, p.inner, gamma, ev_dir, policy_name=str(policy),
                       smooth_sigma=p.smooth_sigma, progress=progress, extra_config=extra, resume=resume)
     clock["evaluate"] = time.perf_counter() - t
 
@@ -143,6 +144,14 @@ def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = F
     path = out / "report.md"
     R.atomic_write(path, lambda f: f.write(text.encode()))
     return path
+
+
+def evaluated_policy(p: C.Preset, opt_dir: Path) -> Path:
+    """The policy file a reproduction evaluates: the search's selected ``gamma.npy``, or the saved policy of
+    ``p.evaluate_outer_step`` (the authors' figure epoch)."""
+    if p.evaluate_outer_step is None:
+        return opt_dir / "gamma.npy"
+    return opt_dir / "policies" / f"gamma_{p.evaluate_outer_step:05d}.npy"
 
 
 def preset_with(exp: Experiment, preset: str, task_changes: dict[str, Any] | None) -> C.Preset:
@@ -206,6 +215,14 @@ def draw_figures(opt_dir: Path, ev_dir: Path, fig_dir: Path, *, n_boot: int = 10
 
 
 # ----------------------------------------------------------------------------------------- report
+
+def _evaluated_text(p: C.Preset, opt: dict) -> str:
+    if p.evaluate_outer_step is not None:
+        return (f"the saved policy of outer step {p.evaluate_outer_step}, as the authors' figures show it (the search "
+                f"itself would select outer step {fmt(opt.get('selected_outer_step'))} by "
+                f"{opt.get('selected_by', 'dev AUC')})")
+    return f"the one with the best {opt.get('selected_by', 'dev AUC')} (outer step {fmt(opt.get('selected_outer_step'))})"
+
 
 def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj: dict, table1: dict,
            simfit: dict, figs: dict, out: Path, clock: dict, wall: float, l0: float | None,
@@ -278,7 +295,7 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
         f"learning-law reproduce {exp.task} --preset {preset}{seeds} --out {q}",
         "# the same, step by step:",
         f"learning-law optimize --task {exp.task} --preset {preset}{seed} --out {q}/optimize",
-        f"learning-law evaluate --policy {q}/optimize --out {q}/evaluate",
+        f"learning-law evaluate --policy {q}/optimize{'' if p.evaluate_outer_step is None else f'/policies/gamma_{p.evaluate_outer_step:05d}.npy'} --out {q}/evaluate",
         f"learning-law law {q}/evaluate",
         f"learning-law law {q}/optimize",
         *([f"learning-law optimize --task {exp.task} --preset {preset}{seed} {_search_flags(other['outer'])} "
@@ -298,8 +315,7 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
 {p.description}
 {changed}Task `{exp.task}`: N = {p.task.n_train}{_sizes(p)}; inner T = {p.inner.steps}, eta = {p.inner.lr};
 policy search: {search_text(p.outer)}, at most {p.outer.outer_steps} outer steps ({fmt(opt.get('outer_steps_run'))} run,
-stop: {opt.get('stop_reason', 'n/a')}), memory `{p.outer.memory}`; the policy evaluated is the one with the best
-{opt.get('selected_by', 'dev AUC')} (outer step {fmt(opt.get('selected_outer_step'))}; {_val_text(p)});
+stop: {opt.get('stop_reason', 'n/a')}), memory `{p.outer.memory}`; the policy evaluated is {_evaluated_text(p, opt)} ({_val_text(p)});
 {len(cps)} policies of the search (outer steps {', '.join(str(c['outer_step']) for c in cps)}) retrained for the Learning Law.
 
 | quantity | paper | this run | |

@@ -164,6 +164,15 @@ class Preset:
     # Measured wall minutes of `learning-law reproduce TASK --preset NAME` (one seed, fresh --out) on the
     # 2 idle cores of the project's machine; `--seeds` takes that per seed. None: not measured.
     reproduce_minutes: float | None = None
+    # reproduce evaluates the search's saved policy of this outer step (policies/gamma_KKKKK.npy) instead of the
+    # selected gamma.npy: the authors' figures show their epoch 490 of a 1000-epoch search. None: the selected one.
+    evaluate_outer_step: int | None = None
+
+    def __post_init__(self):
+        k = self.evaluate_outer_step
+        if k is not None and not (0 < k <= self.outer.outer_steps and k % self.outer.save_every == 0):
+            raise UsageError(f"evaluate_outer_step={k!r} is invalid: allowed a multiple of save_every "
+                             f"({self.outer.save_every}) in [1, outer_steps={self.outer.outer_steps}]")
 
 
 def override(cfg, **changes):

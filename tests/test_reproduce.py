@@ -9,6 +9,7 @@ import pytest
 
 from experiments.report_text import fmt, verdict
 from experiments.reproduce import FIGURE_LIST
+from learning_law import config as C
 from learning_law import record as R
 from learning_law.cli import main
 from plots import FIGURES
@@ -214,3 +215,17 @@ def test_sweep_over_seeds_gives_each_cell_the_seeds_numbers_with_t_intervals(tmp
     # A bad --seeds stops before any work, naming the option.
     assert sweep_main(["--preset", "tiny", "--seeds", "1-0", "--out", str(tmp_path / "bad")]) == 2
     assert "--seeds '1-0' is invalid" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_the_figure_preset_evaluates_the_authors_epoch_and_a_bad_epoch_is_refused(tmp_path):
+    import dataclasses as dc
+
+    from experiments.reproduce import evaluated_policy
+    from learning_law.errors import UsageError
+
+    p = C.get_preset("perceptron", "paper-figures")
+    assert (p.outer.outer_steps, p.outer.outer_lr, p.outer.schedule, p.evaluate_outer_step) == (1000, 1e-3, "linear", 490)
+    assert evaluated_policy(p, tmp_path) == tmp_path / "policies" / "gamma_00490.npy"
+    assert evaluated_policy(C.get_preset("perceptron", "paper"), tmp_path) == tmp_path / "gamma.npy"
+    with pytest.raises(UsageError, match="evaluate_outer_step=500 is invalid"):
+        dc.replace(p, evaluate_outer_step=500)  # not a saved outer step (save_every 70)
