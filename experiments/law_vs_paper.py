@@ -67,7 +67,23 @@ def sim_control_text(ctl: dict) -> str:
             f"**{ctl.get('verdict', 'n/a')}**")
 
 
-def section(traj: dict, law: dict, paper_law: dict | None, command_hint: str = "") -> str:
+def other_text(other: dict | None, paper_law: dict) -> str:
+    """A paragraph: the policy of the search run beside the preset's, under both definitions ("" without one)."""
+    if not other or "law" not in other:
+        return ""
+    pol = other["law"].get("policy", {})
+    pp = _defs(pol, "paper")
+    ctl = other["law"].get("controls", {}).get("paper", {})
+    zero = _against(pp.get("zero_share"), paper_law.get("zero_share"))
+    low = _against(pp.get("low_weight_share"), paper_law.get("low_weight_share")) if pp.get("n_learned") else ""
+    return (f"\n\nThe policy of the search beside it (`{other['ev_dir']}/law.json`), `paper` definition: Fig. 8 "
+            f"{_pct(pp.get('zero_share'))}{' (' + zero + ')' if zero else ''}, Fig. 9 {_pct(pp.get('low_weight_share'))}"
+            f"{' (' + low + ')' if low else ''}; SIM {sim_control_text(ctl)}; `strict`: Fig. 8 "
+            f"{_pct(pol.get('zero_share_negative_ct'))}, Fig. 9 {_pct(pol.get('low_weight_share_learned'))}; "
+            f"KKT residual {_num(pol.get('kkt_residual'))}.")
+
+
+def section(traj: dict, law: dict, paper_law: dict | None, command_hint: str = "", other: dict | None = None) -> str:
     """The markdown section "The Learning Law where the paper measured it", under both definitions.
 
     Args:
@@ -75,6 +91,7 @@ def section(traj: dict, law: dict, paper_law: dict | None, command_hint: str = "
       law: ``evaluate/law.json`` (``{"constant": ..., "policy": ..., "controls": ...}``).
       paper_law: the paper's ranges (module docstring), or None when the paper has none for this task.
       command_hint: appended to the closing paragraph (what to try next, with commands).
+      other: the search run beside the preset's (``ev_dir`` and its evaluate ``law``), or None.
 
     Only the ``paper`` definition measures what the paper's figures measure, so only it is set against the
     paper's ranges as inside/outside; the ``strict`` column is the toolkit's own measure of the same policy
@@ -149,4 +166,4 @@ def section(traj: dict, law: dict, paper_law: dict | None, command_hint: str = "
             "figure scripts) measures what those figures measure, so only it is set against their ranges; "
             "the `strict` column is this toolkit's stricter measure of the same policy, for comparison. Numbers "
             "from `evaluate/law.json` and `optimize/trajectory.json`.\n\n"
-            + "\n".join(rows) + defs + controls + closing + "\n")
+            + "\n".join(rows) + defs + controls + other_text(other, paper_law) + closing + "\n")

@@ -128,6 +128,8 @@ def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = F
 
     t = time.perf_counter()
     law = A.law_of_evaluate(ev_dir)
+    if other is not None:  # the search beside it: its policy under both definitions too
+        other["law"] = A.law_of_evaluate(out / other["ev_dir"])
     A.outer_trajectory(opt_dir, progress=progress)
     clock["Learning Law (trajectory of saved policies)"] = time.perf_counter() - t
 
@@ -330,7 +332,7 @@ fitting procedure on the test loss, t > {fmt(table1['t_min'])}, curve smoothed w
 {_overfit_note(ev, p, exp.overfit_hint)}
 {sim_fit_text}
 
-{law_vs_paper.section(traj, law, exp.law, _law_hint(exp, other))}
+{law_vs_paper.section(traj, law, exp.law, _law_hint(exp, other), other=other)}
 {_comparison(p, opt, ev, other)}
 ## Table 1: scaling-law fits (both methods)
 

@@ -54,6 +54,8 @@ HEADLINE = (
      ("constant", "definitions", "paper", "sim")),
     ("sim_policy_paper", "SIM, optimised, `paper` definition (t = 1..i*)", "evaluate/law.json",
      ("policy", "definitions", "paper", "sim")),
+    ("sim_growth_paper", "SIM optimised / constant, each over its own window (what Fig. 7 compares)",
+     "evaluate/law.json", ("controls", "paper", "growth")),
     ("sim_constant_same_window_paper", "SIM, constant over the optimised policy's window (control a)",
      "evaluate/law.json", ("controls", "paper", "sim_constant_same_window")),
     ("sim_effect_paper", "SIM optimised / constant over the same window (a policy effect when above 1)",
