@@ -46,11 +46,11 @@ FIGURE_LIST = (
     ("outer_progress", "opt", "Fig. 4: AUC and compression ratio per outer step"),
     ("speedup_progress", "opt", "speed-up on the dev and test splits during the search (over-fitting)"),
     ("sim_progress", "opt", "SIM and KKT residual per outer step"),
-    ("sim_vs_cr", "opt", "Fig. 3B/7: SIM vs CR with the fitted curve and asymptote"),
-    ("sim_t_vs_loss", "opt", "Fig. 6: SIM_t vs desired loss, one line per saved policy, coloured by CR"),
-    ("zero_share_vs_cr", "opt", "Fig. 8: share of gamma = 0 among CT < 0 vs CR"),
-    ("gamma_heatmap", "policy", "Fig. 10: the optimised policy for random examples with CT > 0"),
-    ("gamma_cdf", "policy", "Fig. 9: CDF of gamma / max gamma for well-learned examples"),
+    ("sim_vs_cr", "opt", "Fig. 3B/7: SIM vs CR with the fitted curve, asymptote and the constant policy over the same window (left: the paper's definition; right: strict)"),
+    ("sim_t_vs_loss", "opt", "Fig. 6: SIM_t vs loss, one line per saved policy, coloured by CR (left: the paper's definition, test loss; right: strict, dev loss)"),
+    ("zero_share_vs_cr", "opt", "Fig. 8: share of zero weights among CT < 0 vs CR (left: the paper's definition; right: strict)"),
+    ("gamma_heatmap", "policy", "Fig. 10: the optimised policy for random examples with CT > 0 (left: t = 0..49, clamped at max/30 as the authors drew it; right: every recorded step)"),
+    ("gamma_cdf", "policy", "Fig. 9: CDF of gamma / max gamma for well-learned examples and, as a control, the others (left: the paper's definition; right: strict)"),
     ("scaling_fits", "ev", "Fig. 11: scaling-law fits, extrapolation and the predicted acceleration ratio"),
 )
 
