@@ -190,25 +190,13 @@ def test_sim_at_equal_loss_uses_only_the_overlap_of_the_loss_ranges():
 
 # ------------------------------------------------- the `paper` definition of a run vs a float64 NumPy replay
 
-def _numpy_paper_replay(x, y, x_te, y_te, w0, gamma, eta):
-    """Independent float64 GD on the logistic perceptron; CT on the test split after each step."""
-    sig = lambda a: 0.5 * (1 + np.tanh(a / 2))  # noqa: E731
-    w = w0.astype(np.float64)
-    ct, loss, test_loss = [], [], []
-    for g in gamma.astype(np.float64):
-        test_loss.append(np.mean(np.logaddexp(0, x_te @ w) - y_te * (x_te @ w)))
-        w = w - eta * x.T @ (g * (sig(x @ w) - y))
-        g_test = x_te.T @ (sig(x_te @ w) - y_te) / len(y_te)
-        a = x @ w
-        ct.append((sig(a) - y) * (x @ g_test))
-        loss.append(np.logaddexp(0, a) - y * a)
-    test_loss.append(np.mean(np.logaddexp(0, x_te @ w) - y_te * (x_te @ w)))
-    return np.array(ct), np.array(loss), np.array(test_loss)
-
-
 def test_paper_definition_of_a_run_matches_an_independent_float64_replay(tmp_path):
+    """The run is written to disk and read back as a user's would be: experiments.law_float64_check rebuilds
+    the task from config.json and the policy from the file the run names, then replays it in float64 NumPy."""
+    from experiments.law_float64_check import check, replay64
     from learning_law import analysis as A
     from learning_law import config as C
+    from learning_law import record as R
     from learning_law.tasks import build_task
     from learning_law.train import train
 
@@ -220,37 +208,38 @@ def test_paper_definition_of_a_run_matches_an_independent_float64_replay(tmp_pat
     early = rng.random((20, 256))
     gamma[:20] = np.where(early < 0.5, 0.0, np.where(early < 0.6, 5e-5, gamma[:20]))  # zeros and tiny weights
     gamma /= gamma.sum(axis=1, keepdims=True)
-    gamma = gamma.astype(np.float32)
-    train(task, gamma, inner, out=tmp_path / "run", policy_name="test-policy", progress=False)
+    R.save_npy(tmp_path / "policy.npy", gamma.astype(np.float32))
+    train(task, np.load(tmp_path / "policy.npy"), inner, out=tmp_path / "run", policy_name=str(tmp_path / "policy.npy"),
+          progress=False)
     target = 0.3
-    res = A.law_of_run(tmp_path / "run", certificate=False, gamma=gamma, task=task, paper_target=target)
+    res = A.law_of_run(tmp_path / "run", certificate=False, paper_target=target)
     paper = res["definitions"]["paper"]
 
-    arr = {k: np.asarray(v, np.float64) for k, v in (("x", task.train["x"]), ("y", task.train["y"]),
-                                                      ("x_te", task.test["x"]), ("y_te", task.test["y"]))}
-    ct, loss, test_loss = _numpy_paper_replay(arr["x"], arr["y"], arr["x_te"], arr["y_te"],
-                                              np.asarray(task.init_params["w"]), gamma, 0.5)
-    g64 = gamma.astype(np.float64)
-    neg = ct[:10] < 0  # Fig. 8: t = 0..9, CT < 0, gamma < 1e-4
-    want8 = np.sum(neg & (g64[:10] < 1e-4)) / neg.sum()
-    g = np.clip(g64[1:50], 0, None)
-    g /= g.sum(axis=1, keepdims=True)
-    rel = g / g.max(axis=1, keepdims=True)
-    learned = loss[1:50] < 1e-6  # Fig. 9: t = 1..49
-    assert learned.sum() >= 20, "the tiny task must have well-learned examples for Fig. 9 to be tested"
-    want9 = np.sum(learned & (rel < 0.2)) / learned.sum()
-    assert abs(paper["zero_share"] - want8) <= 0.01 and paper["n_negative"] == pytest.approx(neg.sum(), rel=0.03)  # signs of |CT| ~ 1e-9 differ
-    assert abs(paper["low_weight_share"] - want9) <= 0.01
-    # SIM over t = 1..i*, i* the last step whose test loss is above the target
+    out = check(tmp_path / "run")
+    assert out["float64"]["n_learned"] >= 100, "the tiny task must have well-learned examples for Fig. 9"
+    assert abs(out["diff_pp"]["zero_share"]) <= 1 and abs(out["diff_pp"]["low_weight_share"]) <= 1
+    assert paper["n_negative"] == pytest.approx(out["float64"]["n_negative"], rel=0.03)  # signs of |CT| ~ 1e-9
+
+    # SIM over t = 1..i*, i* the last step whose test loss is above the target; the CR of the scripts
+    g64 = np.load(tmp_path / "policy.npy").astype(np.float64)
+    as64 = lambda a: np.asarray(a, np.float64)  # noqa: E731
+    ct, _ = replay64(as64(task.train["x"]), as64(task.train["y"]), as64(task.test["x"]), as64(task.test["y"]),
+                     as64(task.init_params["w"]), g64, np.full(60, 0.5))
+    w, test_loss = as64(task.init_params["w"]), []
+    for g in g64:  # the test loss at w_0..w_T, the same float64 GD
+        a = as64(task.test["x"]) @ w
+        test_loss.append(np.mean(np.logaddexp(0, a) - as64(task.test["y"]) * a))
+        w = w - 0.5 * as64(task.train["x"]).T @ (g * (1 / (1 + np.exp(-as64(task.train["x"]) @ w)) - as64(task.train["y"])))
+    a = as64(task.test["x"]) @ w
+    test_loss.append(np.mean(np.logaddexp(0, a) - as64(task.test["y"]) * a))
     i_star = max(t for t in range(1, 60) if test_loss[t] > target)
     assert paper["i_star"] == i_star
     sims = []
     for t in range(1, i_star + 1):
         gt = np.clip(g64[t], 0, None) / np.clip(g64[t], 0, None).sum()
-        m = np.sum(gt * ct[t])
-        sims.append(m / (np.std(ct[t][gt > 0], ddof=1) + 1e-8))
+        sims.append(np.sum(gt * ct[t]) / (np.std(ct[t][gt > 0], ddof=1) + 1e-8))
     assert paper["sim"] == pytest.approx(np.mean(sims), rel=5e-3)  # float32 contributions
-    assert paper["cr"] == pytest.approx(59 / test_loss[1:60].sum(), rel=1e-5)
+    assert paper["cr"] == pytest.approx(59 / np.sum(test_loss[1:60]), rel=1e-5)
     # strict is what law.json always reported
     strict = res["definitions"]["strict"]
     assert strict["zero_share"] == res["zero_share_negative_ct"] and strict["sim"] == res["sim_mean"]
