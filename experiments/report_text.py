@@ -115,6 +115,9 @@ def _sim_trend(traj: dict, simfit: dict) -> tuple[str, str]:
             return ours, "same direction, a policy effect (above its control)"
         if grows:
             return ours, f"same direction, but {ctl.get('verdict', 'no control')}: the control rises as much"
+        if last is not None and first is not None and last > first:
+            return ours, (f"**partly**: final SIM above the constant's but not monotone in CR (paper's definition); "
+                          f"against the same-window control: {ctl.get('verdict', 'n/a')}")
         return ours, "**misses**: SIM does not grow (paper's definition)"
     first, last = cps[0].get("sim_mean"), cps[-1].get("sim_mean")
     rho = simfit.get("spearman_sim_cr")

@@ -76,3 +76,18 @@ def test_section_says_when_the_paper_definition_could_not_be_measured():
     law["policy"]["definitions"] = {"strict": {}, "paper": {"reason": "cannot rebuild the task: X"}}
     text = section({"checkpoints": cps}, law, {"zero_share": (0.8, 1.0)})
     assert "could not be measured (cannot rebuild the task: X)" in text and "inside" not in text
+
+
+def test_the_headline_sim_trend_is_measured_as_the_paper_did_and_checked_against_its_control():
+    from experiments.report_text import _sim_trend
+
+    def traj(sims, verdict):
+        cps = [_cp(k, 0.0, 0.0, s, 4.0 + k, 1.0, verdict) for k, s in enumerate(sims)]
+        cps[-1]["controls"]["paper"].update(sim_constant_same_window=0.29, equal_loss_ratio=1.5)
+        return {"checkpoints": cps}
+
+    ours, word = _sim_trend(traj([0.1, 0.2, 0.3], "policy effect"), {})
+    assert word.startswith("same direction, a policy effect") and "`paper` definition" in ours and "0.29" in ours
+    assert _sim_trend(traj([0.1, 0.2, 0.3], "artefact of the window"), {})[1].startswith("same direction, but artefact")
+    assert _sim_trend(traj([0.1, 0.4, 0.3, 0.2, 0.15], "no effect"), {})[1].startswith("**partly**")
+    assert _sim_trend(traj([0.3, 0.2, 0.1], "lower"), {})[1].startswith("**misses**")
