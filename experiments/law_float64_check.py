@@ -9,7 +9,14 @@ or on the evaluate folder holding it, e.g. ``R/evaluate/policy`` of ``learning-l
 and theta_0 from the task rebuilt from config.json; then plain NumPy in float64 runs gradient descent on the
 logistic loss over the first 50 steps, with the contributions on the test split after each step, and the two
 shares are computed from those arrays by the definition's rules written out here again, not by
-:mod:`theory.law_measures`. Prints both and their difference in percentage points.
+:mod:`theory.law_measures`. Prints both and their difference in percentage points, and the same replay
+with the loss gradient free of cancellation (:func:`_dloss`).
+
+Fig. 8 is ill-conditioned: in the first steps thousands of well-learned examples have a contribution of
+order 1e-10, and whether it is negative, zero or positive depends on how ``sigmoid(a) - y`` rounds. The
+library (like the authors' float32 PyTorch) rounds it to exactly 0 for margins above about 17, float64 above
+about 37, the exact form never. Measured on the perceptron `paper` preset, seeds 0-4: README.md, "Does the
+Learning Law hold?".
 """
 
 from __future__ import annotations
@@ -29,17 +36,27 @@ def _sigmoid(a: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * a))
 
 
-def replay64(x, y, x_test, y_test, w0, gamma, etas) -> tuple[np.ndarray, np.ndarray]:
+def _dloss(a: np.ndarray, y: np.ndarray, exact: bool) -> np.ndarray:
+    """d l / d a of l = softplus(a) - y a: ``sigmoid(a) - y`` as the library's autodiff forms it (it rounds to
+    exactly 0 once sigmoid(a) rounds to y: |a| > 37 in float64, > 17 in float32), or ``exact``:
+    (1 - 2y) sigmoid((1 - 2y) a), the same number without the cancellation (y in {0, 1})."""
+    if exact:
+        s = 1.0 - 2.0 * y
+        return s * _sigmoid(s * a)
+    return _sigmoid(a) - y
+
+
+def replay64(x, y, x_test, y_test, w0, gamma, etas, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """float64 GD on the perceptron's log-loss under ``gamma: [K, N]``; per step t the train losses and
-    CT[t, n] = grad l_n(w_{t+1}) . grad L_test(w_{t+1}) (``[K, N]`` each)."""
+    CT[t, n] = grad l_n(w_{t+1}) . grad L_test(w_{t+1}) (``[K, N]`` each); ``exact``: see :func:`_dloss`."""
     w = np.asarray(w0, np.float64)
     ct, loss = [], []
     for g, eta in zip(np.asarray(gamma, np.float64), etas):
-        w = w - float(eta) * x.T @ (g * (_sigmoid(x @ w) - y))
-        g_test = x_test.T @ (_sigmoid(x_test @ w) - y_test) / y_test.shape[0]
+        w = w - float(eta) * x.T @ (g * _dloss(x @ w, y, exact))
+        g_test = x_test.T @ _dloss(x_test @ w, y_test, exact) / y_test.shape[0]
         a = x @ w
-        ct.append((_sigmoid(a) - y) * (x @ g_test))
-        loss.append(np.logaddexp(0.0, a) - y * a)
+        ct.append(_dloss(a, y, exact) * (x @ g_test))
+        loss.append(np.logaddexp(0.0, (1.0 - 2.0 * y) * a) if exact else np.logaddexp(0.0, a) - y * a)
     return np.array(ct), np.array(loss)
 
 
@@ -69,12 +86,14 @@ def check(run_dir: str | Path) -> dict:
     inner = C.from_dict(C.InnerConfig, cfg["inner"])
     k = min(50, inner.steps)
     as64 = lambda a: np.asarray(a, np.float64)  # noqa: E731
-    ct, loss = replay64(as64(task.train["x"]), as64(task.train["y"]), as64(task.test["x"]), as64(task.test["y"]),
-                        as64(task.init_params["w"]), gamma[:k], lr_schedule(inner.steps, inner.lr, inner.warmup_steps)[:k])
-    ours = shares64(gamma[:k], ct, loss)
+    args = (as64(task.train["x"]), as64(task.train["y"]), as64(task.test["x"]), as64(task.test["y"]),
+            as64(task.init_params["w"]), gamma[:k], lr_schedule(inner.steps, inner.lr, inner.warmup_steps)[:k])
+    ours = shares64(gamma[:k], *replay64(*args))
+    exact = shares64(gamma[:k], *replay64(*args, exact=True))
     law = R.read_json(run_dir / "law.json")["definitions"]["paper"]
-    return {"float64": ours, "law": {key: law.get(key) for key in ours},
-            "diff_pp": {key: 100 * (law[key] - ours[key]) for key in ("zero_share", "low_weight_share")}}
+    return {"float64": ours, "exact": exact, "law": {key: law.get(key) for key in ours},
+            "diff_pp": {key: 100 * (law[key] - ours[key]) for key in ("zero_share", "low_weight_share")},
+            "diff_exact_pp": {key: 100 * (law[key] - exact[key]) for key in ("zero_share", "low_weight_share")}}
 
 
 def main(argv=None) -> None:
@@ -87,7 +106,10 @@ def main(argv=None) -> None:
               f"({r['diff_pp']['zero_share']:+.2f} points; CT < 0 pairs {r['law']['n_negative']} vs "
               f"{r['float64']['n_negative']}); Fig. 9 {100 * r['law']['low_weight_share']:.2f}% vs "
               f"{100 * r['float64']['low_weight_share']:.2f}% ({r['diff_pp']['low_weight_share']:+.2f} points; "
-              f"well-learned pairs {r['law']['n_learned']} vs {r['float64']['n_learned']})")
+              f"well-learned pairs {r['law']['n_learned']} vs {r['float64']['n_learned']}); without the cancellation "
+              f"in sigmoid(a) - y: Fig. 8 {100 * r['exact']['zero_share']:.2f}% ({r['diff_exact_pp']['zero_share']:+.2f}), "
+              f"Fig. 9 {100 * r['exact']['low_weight_share']:.2f}% ({r['diff_exact_pp']['low_weight_share']:+.2f}), "
+              f"CT < 0 pairs {r['exact']['n_negative']}")
 
 
 if __name__ == "__main__":
