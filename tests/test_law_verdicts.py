@@ -41,6 +41,8 @@ def test_verdicts_follow_the_intervals(tmp_path):
     effect = {**_row(1.5, 1.0, 2.0), "values": [0.99, 1.6, 2.1, 1.5, 1.3]}
     v = verdicts(_folder(tmp_path / "d", sim_effect_paper=effect))
     assert v["sim"].startswith("**mostly the window**") and "above 1.1 on 4 of 5 seeds" in v["sim"]
+    v = verdicts(_folder(tmp_path / "e", low_weight_share_not_learned_paper=_row(0.92, 0.9, 0.94)))
+    assert v["4.2"].startswith("**inside the range, not specific**")  # 98% vs 92% among the others
 
 
 def test_table_has_a_column_per_folder_and_the_command_to_remake_each(tmp_path):
