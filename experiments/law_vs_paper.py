@@ -56,6 +56,14 @@ def _paper_series(cps: list[dict], key: str, fmt) -> str:
     return ", ".join(f"{c['outer_step']}: {fmt(_defs(c, 'paper').get(key))}" for c in cps)
 
 
+def _specific(pp: dict) -> str:
+    """Control (c) of Fig. 9: a note when the examples that are not well learned are nearly as low."""
+    a, b = pp.get("low_weight_share"), pp.get("low_weight_share_not_learned")
+    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)) or a - b >= 0.1:
+        return ""
+    return f"; **not specific**: the examples not well learned are nearly as low ({_pct(b)})"
+
+
 def sim_control_text(ctl: dict) -> str:
     """One cell: the SIM rise as the figure shows it, its control (a) and (b), and the verdict."""
     if not ctl or "reason" in ctl:
@@ -125,7 +133,7 @@ def section(traj: dict, law: dict, paper_law: dict | None, command_hint: str = "
         f"| Fig. 9 / Property 4.2: share with gamma < 0.2 max gamma among well-learned examples (train loss < 1e-6) "
         f"| {band(low_band)} | {_pct(pp.get('low_weight_share'))} ({n_learned or 0:,} example-steps; "
         f"not well learned: {_pct(pp.get('low_weight_share_not_learned'))}) "
-        f"| {_against(pp.get('low_weight_share'), low_band) if n_learned else 'no well-learned example'} "
+        f"| {_against(pp.get('low_weight_share'), low_band) + _specific(pp) if n_learned else 'no well-learned example'} "
         f"| {_pct(pol.get('low_weight_share_learned'))} | {_paper_series(cps, 'low_weight_share', _pct)} |",
         f"| Fig. 3B / 7: SIM, constant -> policy, and its controls | grows with CR, to infinity at the optimum "
         f"| {sim_control_text(ctl.get('paper'))} | Spearman(SIM, CR) over the saved policies = {_num(rho, 2)} "
@@ -156,11 +164,15 @@ def section(traj: dict, law: dict, paper_law: dict | None, command_hint: str = "
         closing += ("\n\nThe evaluated policy has no weight exactly 0, so the `strict` share of property 4.1 is 0 "
                     "by construction: the default search (`auto`, exponentiated gradient) multiplies weights down "
                     "without ever reaching 0.")
-    if far or (kkt_ok and min(kkt_ok) > 0.5):
-        closing += (f"\n\nUnder the paper's own definition the policy is outside the paper's range "
-                    f"({', '.join(far) or 'no share outside; KKT residual above 0.5'}); its KKT residual, lowest "
-                    f"{_num(min(kkt_ok)) if kkt_ok else 'n/a'} over the search, says how far it is from the region "
-                    "where Theorem 3.1 constrains a policy." + command_hint)
+    kkt_text = (f"its KKT residual, lowest {_num(min(kkt_ok)) if kkt_ok else 'n/a'} over the search, says how far it "
+                "is from the region where Theorem 3.1 constrains a policy.")
+    if far:
+        closing += (f"\n\nUnder the paper's own definition the policy is outside the paper's range ({', '.join(far)}); "
+                    + kkt_text + command_hint)
+    elif kkt_ok and min(kkt_ok) > 0.5:
+        closing += (("\n\nUnder the paper's own definition the policy is inside the paper's ranges, but "
+                     if has_paper and (zero_band or low_band) else "\n\nThe policy is far from an optimum: ")
+                    + kkt_text + command_hint)
     return ("## The Learning Law where the paper measured it\n\n"
             "The paper's ranges are read off its Fig. 8 and Fig. 9. Only the `paper` definition (the authors' "
             "figure scripts) measures what those figures measure, so only it is set against their ranges; "

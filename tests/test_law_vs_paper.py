@@ -60,11 +60,17 @@ def test_section_sets_only_the_paper_definition_against_the_paper():
     assert "85.0% (0.0%)" in lines["Fig. 8"] and "inside the paper's range" in lines["Fig. 8"]
     assert "8.5%" in lines["Fig. 8"] and lines["Fig. 8"].count("outside") == 0
     assert "**outside**: 20.0 percentage points below" in lines["Fig. 9"] and "1,234 example-steps" in lines["Fig. 9"]
-    assert "not well learned: 5.0%" in lines["Fig. 9"]
+    assert "not well learned: 5.0%" in lines["Fig. 9"] and "not specific" not in lines["Fig. 9"]
     assert "x3" in lines["Fig. 3"] and "same window: 0.29" in lines["Fig. 3"] and "**artefact of the window**" in lines["Fig. 3"]
     assert "RSN" in lines["Fig. 3"] and "Spearman(SIM, CR) over the saved policies = 1" in lines["Fig. 3"]
     assert "PAPER-DEF" in text and "STRICT-DEF" in text and "20: artefact of the window" in text
     assert "Property 4.2" in text and "HINT" in text and "lowest 0.2" in text
+    law = _law(cps[-1], ctl)
+    law["policy"]["definitions"]["paper"] = {**cps[-1]["definitions"]["paper"], "low_weight_share": 0.95,
+                                             "low_weight_share_not_learned": 0.9}
+    fig9 = [ln for ln in section({"checkpoints": cps}, law, {"low_weight_share": (0.9, 1.0)}).splitlines()
+            if ln.startswith("| Fig. 9")][0]
+    assert "inside the paper's range; **not specific**" in fig9 and "(90.0%)" in fig9
     # no paper ranges: no inside/outside at all, and no closing paragraph
     text = section({"checkpoints": cps}, _law(cps[-1], ctl), None)
     assert "outside" not in text and "inside" not in text and "HINT" not in text
