@@ -56,6 +56,14 @@ def _paper_series(cps: list[dict], key: str, fmt) -> str:
     return ", ".join(f"{c['outer_step']}: {fmt(_defs(c, 'paper').get(key))}" for c in cps)
 
 
+def _strict_note(value, band) -> str:
+    """The strict measure against the paper's range, said as what it is: another quantity than the figure's."""
+    if band is None or value is None or not math.isfinite(value):
+        return ""
+    where = "inside" if band[0] <= value <= band[1] else "outside"
+    return f" ({where} the range, but not the quantity the figure measures)"
+
+
 def _specific(pp: dict) -> str:
     """Control (c) of Fig. 9: a note when the examples that are not well learned are nearly as low."""
     a, b = pp.get("low_weight_share"), pp.get("low_weight_share_not_learned")
@@ -129,12 +137,14 @@ def section(traj: dict, law: dict, paper_law: dict | None, command_hint: str = "
         "| --- | --- | --- | --- | --- | --- |",
         f"| Fig. 8 / Property 4.1: share of zero weights among CT < 0 | {band(zero_band)} at its near-optimal policy "
         f"| {_pct(pp.get('zero_share'))} ({_pct(cp.get('zero_share'))}) | {_against(pp.get('zero_share'), zero_band)} "
-        f"| {_pct(pol.get('zero_share_negative_ct'))} | {_paper_series(cps, 'zero_share', _pct)} |",
+        f"| {_pct(pol.get('zero_share_negative_ct'))}{_strict_note(pol.get('zero_share_negative_ct'), zero_band)} "
+        f"| {_paper_series(cps, 'zero_share', _pct)} |",
         f"| Fig. 9 / Property 4.2: share with gamma < 0.2 max gamma among well-learned examples (train loss < 1e-6) "
         f"| {band(low_band)} | {_pct(pp.get('low_weight_share'))} ({n_learned or 0:,} example-steps; "
         f"not well learned: {_pct(pp.get('low_weight_share_not_learned'))}) "
         f"| {_against(pp.get('low_weight_share'), low_band) + _specific(pp) if n_learned else 'no well-learned example'} "
-        f"| {_pct(pol.get('low_weight_share_learned'))} | {_paper_series(cps, 'low_weight_share', _pct)} |",
+        f"| {_pct(pol.get('low_weight_share_learned'))}{_strict_note(pol.get('low_weight_share_learned'), low_band)} "
+        f"| {_paper_series(cps, 'low_weight_share', _pct)} |",
         f"| Fig. 3B / 7: SIM, constant -> policy, and its controls | grows with CR, to infinity at the optimum "
         f"| {sim_control_text(ctl.get('paper'))} | Spearman(SIM, CR) over the saved policies = {_num(rho, 2)} "
         f"| {sim_control_text(ctl.get('strict'))} | {_paper_series(cps, 'sim', _num)} |",
