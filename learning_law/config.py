@@ -47,7 +47,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             smooth_sigma=20.0, evaluate_outer_step=490,
             description="The authors' figure search: the paper preset's task and fixed outer lr 1e-3 decaying "
                         "linearly over 1000 outer steps (not 500); reproduce evaluates the policy of outer step 490, "
-                        "the one their Figs. 7-10 show.", reproduce_minutes=None),
+                        "the one their Figs. 7-10 show.", reproduce_minutes=10.1),
         "paper-init0": Preset(
             "paper-init0", PerceptronConfig(), InnerConfig(), OuterConfig(search="fixed", outer_lr=0.5),
             smooth_sigma=20.0, other_outer=OuterConfig(),
