@@ -58,6 +58,10 @@ def _chunk(loss_fn, params, opt_state, train, ref, gamma, etas, ts, opt: O.Inner
     return params, opt_state, loss, train_loss, ct
 
 
+# The loss of theta_T after the last chunk, compiled once per loss (not once per replay).
+_final_loss = jax.jit(mean_loss, static_argnums=0)
+
+
 def replay(task, gamma: np.ndarray, inner: C.InnerConfig, d: LawDefinition, *, progress: bool = False) -> dict:
     """Re-run ``task`` under ``gamma: [T, N]`` and record what ``d`` reads (module docstring).
 
@@ -91,7 +95,7 @@ def replay(task, gamma: np.ndarray, inner: C.InnerConfig, d: LawDefinition, *, p
                 dense["train_loss"].append(tl[: k - done])
             done += c
             pbar.update(c)
-    final = float(to_host(jax.jit(mean_loss, static_argnums=0)(task.per_example_loss, params, ref)))
+    final = float(to_host(_final_loss(task.per_example_loss, params, ref)))
     return {"dense": {"steps": np.arange(k), "gamma": np.asarray(gamma[:k], np.float32),
                       "ct": np.concatenate(dense["ct"]) if k else np.zeros((0, n), np.float32),
                       "train_loss": np.concatenate(dense["train_loss"]) if k else np.zeros((0, n), np.float32)},
