@@ -59,13 +59,17 @@ class OptimizeResult:
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateResult:
-    """Constant vs a policy (:func:`evaluate`): ``speedup`` = T / t* on the test loss, the dev AUCs, and
+    """Constant vs a policy (:func:`evaluate`): ``speedup`` = T / t* on the test loss; the AUCs (mean loss
+    over t = 0..T, :func:`theory.objective.auc`) of each run on dev (``auc_constant``, ``auc_policy``: the
+    split the policy was optimised on) and on test (``auc_test_constant``, ``auc_test_policy``: held out);
     ``curves[run][curve]`` with run in (``constant``, ``policy``), curve in (``dev_loss``, ``test_loss``),
-    each ``[T+1]``; ``summary`` is the command's summary.json."""
+    each ``[T+1]``; ``summary`` is the command's summary.json (the same numbers under the same names)."""
 
     speedup: float
     auc_constant: float
     auc_policy: float
+    auc_test_constant: float
+    auc_test_policy: float
     curves: dict
     summary: dict
     out: Path | None = None
@@ -161,8 +165,9 @@ def evaluate(task: Task, policy, inner: C.InnerConfig | None = None, *, out: str
                         progress=progress)
         curves = {run: {c: np.load(folder / run / f"{c}.npy") for c in ("dev_loss", "test_loss")}
                   for run in ("constant", "policy")}
-    return EvaluateResult(s["speedup"], s["auc_constant"], s["auc_policy"], curves, s,
-                          None if out is None else Path(out))
+    return EvaluateResult(speedup=s["speedup"], auc_constant=s["auc_constant"], auc_policy=s["auc_policy"],
+                          auc_test_constant=s["auc_test_constant"], auc_test_policy=s["auc_test_policy"],
+                          curves=curves, summary=s, out=None if out is None else Path(out))
 
 
 def train(task: Task, policy="constant", inner: C.InnerConfig | None = None, *, out: str | Path | None = None,

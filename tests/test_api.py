@@ -202,3 +202,7 @@ def test_correct_gives_the_test_accuracy_of_both_runs():
     t = SPLITS["test"]
     assert acc == pytest.approx(float(np.mean((np.asarray(t["x"]) @ w > 0) == (np.asarray(t["y"]) > 0.5))))
     assert res.summary["test_accuracy_policy"] == pytest.approx(acc)  # the policy is the constant one here
+    # the test AUCs are fields, the summary's numbers, and the mean of the test curve over t = 0..T
+    assert (res.auc_test_constant, res.auc_test_policy) == (res.summary["auc_test_constant"],
+                                                            res.summary["auc_test_policy"])
+    assert res.auc_test_constant == pytest.approx(float(np.mean(res.curves["constant"]["test_loss"])), rel=1e-6)
