@@ -44,7 +44,8 @@ from learning_law.progress import bar
 from learning_law.tasks.base import PerExampleLoss, PyTree, Task
 from learning_law.online_rules import (NAMES, POLICIES, PREFIX, DropNegative, Equalize, Greedy,  # noqa: F401 (re-exported)
                                        LossProportional, _uniform, is_online, make_policy, parse_spec, spec_record)
-from learning_law.train import _chunk_size, _save_partial, assemble_records, check_chunk, save_record, summarize
+from learning_law.train import (_chunk_size, _save_partial, assemble_records, bar_auc, check_chunk, save_record,
+                                summarize)
 
 # ---------------------------------------------------------------------------------------------------
 # The scanned run.
@@ -268,8 +269,9 @@ def train_online(task: Task, name: str, inner: C.InnerConfig, *, out: str | Path
             done += c
             pbar.update(c)
             pbar.set_postfix(dev_loss=f"{rec['dev_loss'][-1]:.4f}", auc=f"{auc_sum / done:.4f}")
-    params = carry.params
-    final_dev, final_test = (float(v) for v in eval_losses(task.per_example_loss, params, task.dev, task.test))
+        params = carry.params
+        final_dev, final_test = (float(v) for v in eval_losses(task.per_example_loss, params, task.dev, task.test))
+        pbar.set_postfix(dev_loss=f"{final_dev:.4f}", auc=f"{bar_auc(auc_sum, steps, final_dev):.4f}")
     run_time = time.perf_counter() - t0
     if not (math.isfinite(final_dev) and math.isfinite(final_test)):
         _save_partial(out, parts, steps)

@@ -100,7 +100,8 @@ def train(
             done += c
             pbar.update(c)
             pbar.set_postfix(dev_loss=f"{rec['dev_loss'][-1]:.4f}", auc=f"{auc_sum / done:.4f}")
-    final_dev, final_test = (float(v) for v in eval_losses(task.per_example_loss, params, task.dev, task.test))
+        final_dev, final_test = (float(v) for v in eval_losses(task.per_example_loss, params, task.dev, task.test))
+        pbar.set_postfix(dev_loss=f"{final_dev:.4f}", auc=f"{bar_auc(auc_sum, steps, final_dev):.4f}")
     if not (math.isfinite(final_dev) and math.isfinite(final_test)):
         _save_partial(out, parts, steps)
         raise NumericalError(f"loss became NaN/inf at inner step {steps} (lr={inner.lr}); try a smaller --lr")
@@ -116,6 +117,21 @@ def train(
     if out is not None:
         save_record(out, result)
     return result
+
+
+def bar_auc(dev_sum: float, steps: int, final_dev: float | None = None) -> float:
+    """The AUC a progress bar shows: the mean of the dev losses seen so far.
+
+    During the run ``dev_sum`` is L(theta_0) + ... + L(theta_{steps-1}) and the value is their mean; at the
+    end, with ``final_dev`` = L(theta_T), it is the mean over t = 0..T, the summary's AUC
+    (:func:`theory.objective.auc`), not the mean over t = 0..T-1.
+
+    >>> bar_auc(3.0 + 2.0, 2), bar_auc(3.0 + 2.0, 2, final_dev=1.0)
+    (2.5, 2.0)
+    """
+    if final_dev is None:
+        return dev_sum / steps
+    return (dev_sum + final_dev) / (steps + 1)
 
 
 def assemble_records(parts: list[dict], final_dev: float, final_test: float, steps: int,
