@@ -23,7 +23,7 @@ INNER_FIELDS = {f.name for f in dataclasses.fields(C.InnerConfig)}
 OUTER_FIELDS = {f.name for f in dataclasses.fields(C.OuterConfig)}
 
 HELP = {
-    "dim": "input dimension d", "n_train": "N, training examples weighted by the policy",
+    "dim": "input dimension d", "n_train": "N, training examples (lm: sequences) weighted by the policy",
     "n_dev": "desired (dev) examples", "n_test": "test examples", "train_mean": "mean of train inputs",
     "train_std": "std of train inputs", "eval_mean": "mean of dev/test inputs (covariate shift)",
     "eval_std": "std of dev/test inputs", "teacher_scale": "teacher w* scale (default sqrt(d))",
@@ -67,8 +67,7 @@ HELP = {
 def _add_fields(p: argparse.ArgumentParser, cls, defaults, title: str, fields=None, preset: str = "paper") -> None:
     g = p.add_argument_group(f"{title} (default: the preset's; shown for --preset {preset})")
     for f in fields if fields is not None else dataclasses.fields(cls):
-        typ = {"int": int, "float": float, "str": str, "float | None": float, "str | None": str,
-               "bool": _bool}[str(f.type)]
+        typ = _type(f)
         choices = None
         if f.name == "memory":
             choices = C.MEMORY_STRATEGIES
@@ -86,6 +85,28 @@ def _add_fields(p: argparse.ArgumentParser, cls, defaults, title: str, fields=No
                        help=f"{HELP.get(f.name, f.name)} ({preset} preset: {getattr(defaults, f.name)})")
 
 
+# The fields every task has (split sizes, seed): one heading for all, listed once, with each task's default.
+SHARED_FIELDS = tuple(f.name for f in dataclasses.fields(next(iter(TASK_CLASSES.values())))
+                      if all(f.name in {g.name for g in dataclasses.fields(cls)} for cls in TASK_CLASSES.values()))
+
+
+def _type(f: dataclasses.Field):
+    return {"int": int, "float": float, "str": str, "float | None": float, "str | None": str,
+            "bool": _bool}[str(f.type)]
+
+
+def _shared_fields(p: argparse.ArgumentParser) -> None:
+    """``--n-train/--n-dev/--n-test/--n-val/--seed`` under "split sizes and seed (every task)"."""
+    g = p.add_argument_group("split sizes and seed (every task; default: the preset's)")
+    presets = {task: C.default_preset(task) for task in TASK_CLASSES}
+    fields = {f.name: f for f in dataclasses.fields(next(iter(TASK_CLASSES.values())))}
+    for name in SHARED_FIELDS:
+        defaults = ", ".join(f"{task} {preset}: {getattr(C.PRESETS[task][preset].task, name)}"
+                             for task, preset in presets.items())
+        g.add_argument("--" + name.replace("_", "-"), dest=name, type=_type(fields[name]), default=None, metavar=name.upper(),
+                       help=f"{HELP.get(name, name)} ({defaults})")
+
+
 def _bool(text: str) -> bool:
     if text.lower() in ("1", "true", "yes"):
         return True
@@ -100,7 +121,8 @@ def _common(p: argparse.ArgumentParser, outer: bool) -> None:
                    help="named settings (learning-law list-presets; default: paper, cpu for digits, or the policy "
                         "run's own)")
     paper = C.PRESETS["perceptron"]["paper"]
-    seen: set[str] = set()
+    _shared_fields(p)
+    seen: set[str] = set(SHARED_FIELDS)
     for task, cls in TASK_CLASSES.items():
         preset = C.default_preset(task)
         fields = [f for f in dataclasses.fields(cls) if f.name not in seen]

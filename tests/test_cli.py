@@ -149,6 +149,19 @@ def test_help_lists_every_option_with_its_default(capsys):
     assert "paper" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("command", ["train", "optimize", "evaluate", "compress"])
+def test_help_lists_the_split_sizes_under_a_heading_of_every_task(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    sections = {part.split(":\n", 1)[0]: part for part in capsys.readouterr().out.split("\n\n")}
+    shared = next(v for k, v in sections.items() if k.startswith("split sizes and seed (every task"))
+    for opt in ("--n-train", "--n-dev", "--n-test", "--n-val", "--seed"):
+        assert opt in shared
+        assert not any(opt + " " in v for k, v in sections.items() if k.startswith("task "))
+    flat = " ".join(shared.split())
+    assert "(perceptron paper: 4096, lm paper: 16384, digits cpu: 1000)" in flat
+
+
 def test_devices_option_is_validated(tmp_path, capsys):
     code, text = run(["train", *TINY, "--quiet", "--devices", "64", "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "devices=64" in text
