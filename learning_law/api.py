@@ -5,6 +5,9 @@
     res = ll.optimize(task, steps=200, outer_steps=20)  # the policy search; res.gamma: [T, N]
     ev = ll.evaluate(task, res)                         # constant vs res.gamma: ev.speedup, ev.curves
 
+    task = ll.lm_task(texts_train, texts_dev)           # a causal LM on your own texts (lists or files):
+                                                        # the toolkit's tokenizer and Transformer
+
 Every function returns its values; files are written only when ``out=`` names a folder (the same files
 as the command of the same name). Options are the fields of :class:`~learning_law.config.InnerConfig`
 and :class:`~learning_law.config.OuterConfig` as keywords (``steps=``, ``lr=``, ``outer_steps=``, ...),
@@ -33,9 +36,10 @@ from learning_law.errors import UsageError
 from learning_law.params_io import load_params
 from learning_law.tasks.base import PyTree, Task
 from learning_law.tasks.custom import PerExampleLossFn, make_task
+from learning_law.tasks.lm_text import lm_task, read_texts, tokenizer
 
-__all__ = ["make_task", "optimize", "evaluate", "train", "contributions", "law", "load_params",
-           "OptimizeResult", "EvaluateResult", "PerExampleLossFn"]
+__all__ = ["make_task", "lm_task", "tokenizer", "read_texts", "optimize", "evaluate", "train", "contributions",
+           "law", "load_params", "OptimizeResult", "EvaluateResult", "PerExampleLossFn"]
 
 INNER_FIELDS = tuple(f.name for f in dataclasses.fields(C.InnerConfig))
 OUTER_FIELDS = tuple(f.name for f in dataclasses.fields(C.OuterConfig))
