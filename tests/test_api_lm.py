@@ -5,6 +5,7 @@ Construction only (no training: the README's example trains one, tests/test_read
 import doctest
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -38,8 +39,9 @@ def test_a_task_from_files_is_the_task_from_lists(tmp_path):
     assert a.vocab_size == tok.vocab_size == a.config["vocab_size"] and a.config["test_is_dev"]
     assert (a.n_train, a.config["n_dev"], a.config["n_val"]) == (4, 2, 1) and a.symbol_probs is not None
     # the loss: per sequence, the mean token cross-entropy over its non-padding targets
-    want = sequence_losses(a.per_example_loss.cfg, a.init_params, a.dev["tokens"], tok.pad_id)
-    np.testing.assert_allclose(a.per_example_loss(a.init_params, a.dev), want, rtol=1e-6)
+    want = jax.jit(sequence_losses, static_argnums=(0, 3))(a.per_example_loss.cfg, a.init_params, a.dev["tokens"],
+                                                           tok.pad_id)
+    np.testing.assert_allclose(jax.jit(a.per_example_loss)(a.init_params, a.dev), want, rtol=1e-6)
     assert a.config["tokens_sha256"] != ll.lm_task(TRAIN, DEV[::-1], **SMALL).config["tokens_sha256"]
 
 
@@ -82,8 +84,6 @@ def test_the_flags_are_applied_while_the_backend_has_not_started(monkeypatch):
 
 
 def test_a_started_backend_gets_a_warning_and_an_unchanged_environment(monkeypatch):
-    import jax
-
     jax.numpy.zeros(1).block_until_ready()  # the backend has started (as in any test process)
     assert XF.backend_started()
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
