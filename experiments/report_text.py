@@ -15,7 +15,10 @@ CLOSE = 0.2  # a number of ours is "close" to the paper's within this relative d
 def search_text(outer: C.OuterConfig) -> str:
     """One phrase naming a search and its step."""
     if outer.search == "auto":
-        return "the default search (`auto`: exponentiated gradient with backtracking, no step to set)"
+        return ("the default search (`auto`: exponentiated gradient with each row's step normalised, and "
+                "backtracking; no step to set)")
+    if outer.search == "eg":
+        return "the `eg` search (exponentiated gradient, one step for the whole policy, backtracking; no step to set)"
     if outer.search == "apg":
         return "the `apg` search (monotone accelerated projected gradient with backtracking, no step to set)"
     return f"a fixed outer lr {outer.outer_lr:g} ({outer.schedule})"
@@ -135,6 +138,17 @@ def _law_hint(exp, other: dict | None) -> str:
     """The Learning-Law section's closing hint: the other search's policy (when one ran), then the experiment's."""
     first = (f" The policy of the search beside it: `learning-law law OUT/{other['ev_dir']}`." if other else "")
     return first + exp.law_hint
+
+
+def stop_text(opt: dict, ev: dict | None = None) -> str:
+    """Loud lines for what a reader must not miss: a stalled search, a policy slower than constant on test."""
+    out = []
+    if opt.get("stop_reason") == "stalled" and opt.get("stall"):
+        out.append(f"**The search stalled**: {opt['stall']['message']}.")
+    if ev is not None and ev.get("slower_than_constant"):
+        out.append(f"**The policy evaluated is slower than the constant one on test** (speed-up "
+                   f"{ev['speedup']:.3g}x): it fits the dev split but does not carry to the test split.")
+    return "\n\n".join(out) + ("\n\n" if out else "")
 
 
 def _sizes_note(exp) -> str:

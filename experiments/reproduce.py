@@ -27,7 +27,7 @@ import numpy as np
 
 from experiments import law_vs_paper
 from experiments.report_text import (CLOSE, _comparison, _interval, _law_hint, _overfit_note, _search_flags, _sim_fit_text,
-                                     _sim_trend, _sizes, _sizes_note, _val_text, fmt, search_text, verdict)
+                                     _sim_trend, _sizes, _sizes_note, _val_text, fmt, search_text, stop_text, verdict)
 from learning_law import analysis as A
 from learning_law import config as C
 from learning_law import record as R
@@ -320,6 +320,7 @@ policy search: {search_text(p.outer)}, at most {p.outer.outer_steps} outer steps
 stop: {opt.get('stop_reason', 'n/a')}), memory `{p.outer.memory}`; the policy evaluated is {_evaluated_text(p, opt)} ({_val_text(p)});
 {len(cps)} policies of the search (outer steps {', '.join(str(c['outer_step']) for c in cps)}) retrained for the Learning Law.
 
+{stop_text(opt, ev)}
 | quantity | paper | this run | |
 | --- | --- | --- | --- |
 {chr(10).join(lines)}

@@ -108,23 +108,46 @@ def run_one(task, p: C.Preset, inner: C.InnerConfig, outer: C.OuterConfig, folde
             "auc_constant": opt["auc_constant"], "auc_selected": opt["auc_final"], "auc_last": opt["auc_last"],
             "selected_outer_step": opt["selected_outer_step"], "outer_steps_run": ran,
             "stop_reason": opt["stop_reason"], "search_s": opt["wall_time_s"],
+            "kkt_residual_last": opt.get("kkt_residual_last"),
             "s_per_outer_step": opt["seconds_per_outer_step"], "forward_trials": opt["forward_trials"],
             "rejected_trials": opt["rejected_trials"], "resumed_from": opt.get("resumed_from_outer_step", 0),
             "ended_above_start": bool(opt["auc_final"] > opt["auc_constant"]),
             "last_above_start": bool(opt["auc_last"] is None or opt["auc_last"] > opt["auc_constant"])}
 
 
-def run_setting(s: Setting, out: Path, *, resume: bool, progress: bool) -> dict:
+def reused_rows(path: Path | None, setting: str) -> list[dict]:
+    """The rows of ``setting`` in an earlier results.json. Rows written before 2026-12-02 name today's ``eg``
+    ``auto`` (the same rule, then the default); they are renamed and marked."""
+    if path is None:
+        return []
+    import json
+
+    old = next((r for r in json.loads(Path(path).read_text()) if r["setting"] == setting), None)
+    rows = []
+    for row in old["runs"] if old else []:
+        row = dict(row, reused_from=str(path))
+        if row["search"] == "auto" and "kkt_residual_last" not in row and not row.get("rule_named"):
+            row.update(search="eg", rule_named="auto when it ran")
+        rows.append(row)
+    return rows
+
+
+def run_setting(s: Setting, out: Path, *, resume: bool, progress: bool, searches=("fixed", *C.BACKTRACKING),
+                reuse: Path | None = None) -> dict:
     p, tcfg, inner, auto = s.preset_configs(out / "data")
     task = build_task(s.task, tcfg)
-    rows = []
-    for lr in s.fixed_lrs:
-        outer = dataclasses.replace(auto, search="fixed", outer_lr=lr, schedule=s.schedule)
-        rows.append(run_one(task, p, inner, outer, out / s.name / f"fixed-{lr:g}", resume=resume,
-                            progress=progress, extra={"preset": p.name, "robustness_setting": s.name}))
-    for rule in C.BACKTRACKING:  # the default (auto) and the accelerated projected gradient beside it
-        rows.append(run_one(task, p, inner, dataclasses.replace(auto, search=rule), out / s.name / rule,
-                            resume=resume, progress=progress, extra={"preset": p.name, "robustness_setting": s.name}))
+    old = reused_rows(reuse, s.name)
+    rows = [r for r in old if r["search"] not in searches]
+    extra = {"preset": p.name, "robustness_setting": s.name}
+    if "fixed" in searches:
+        for lr in s.fixed_lrs:
+            outer = dataclasses.replace(auto, search="fixed", outer_lr=lr, schedule=s.schedule)
+            rows.append(run_one(task, p, inner, outer, out / s.name / f"fixed-{lr:g}", resume=resume,
+                                progress=progress, extra=extra))
+    for rule in C.BACKTRACKING:  # the default (auto), one step for the whole policy (eg) and apg beside it
+        if rule in searches:
+            rows.append(run_one(task, p, inner, dataclasses.replace(auto, search=rule), out / s.name / rule,
+                                resume=resume, progress=progress, extra=extra))
     return {"setting": s.name, "task": s.task, "preset": s.preset, "about": s.about,
             "outer_steps": auto.outer_steps, "runs": rows}
 
@@ -141,19 +164,22 @@ def report(results: list[dict], command: str) -> str:
     lines = ["| setting | fixed outer lr: test speed-up | best fixed | default search: test speed-up | default / best "
              "| test AUC: constant, best fixed, default | seconds: best fixed, default | default: steps run "
              "(accepted), rejected trials | s per step: fixed, default (per accepted) | ended above start "
-             "| apg: test speed-up, / best fixed |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    verdicts, apg_verdicts = [], []
+             "| apg: test speed-up, / best fixed | eg: test speed-up, / best fixed |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    verdicts, apg_verdicts, eg_verdicts = [], [], []
     for r in results:
         fixed = [x for x in r["runs"] if x["search"] == "fixed"]
         auto = next(x for x in r["runs"] if x["search"] == "auto")
         apg = next((x for x in r["runs"] if x["search"] == "apg"), {})
+        eg = next((x for x in r["runs"] if x["search"] == "eg"), {})
         ok = [x for x in fixed if "speedup_test" in x]
         sweep = ", ".join(f"{x['outer_lr']:g}: " + (f"{x['speedup_test']:.2f}x" if "speedup_test" in x else
                                                     "diverged") for x in fixed)
         best = max(ok, key=lambda x: x["speedup_test"]) if ok else None
         ratio = auto["speedup_test"] / best["speedup_test"] if best and "speedup_test" in auto else None
         apg_ratio = apg["speedup_test"] / best["speedup_test"] if best and "speedup_test" in apg else None
+        eg_ratio = eg["speedup_test"] / best["speedup_test"] if best and "speedup_test" in eg else None
+        eg_verdicts.append(eg_ratio)
         above = [f"{x['search']} {f(x['outer_lr'])}" for x in r["runs"] if x.get("ended_above_start")]
         last_above = [f"{f(x['outer_lr'])}" for x in fixed if x.get("last_above_start")]
         verdicts.append((r["setting"], ratio))
@@ -167,13 +193,14 @@ def report(results: list[dict], command: str) -> str:
             f"{f(auto.get('s_per_outer_step'))} | "
             f"{'**' + ', '.join(above) + '**' if above else 'none'}"
             f"{' (last policy above start, not returned: fixed ' + ', '.join(last_above) + ')' if last_above else ''} | "
-            f"{f(apg.get('speedup_test'))}, {f(apg_ratio, 3)} |")
+            f"{f(apg.get('speedup_test'))}, {f(apg_ratio, 3)} | {f(eg.get('speedup_test'))}, {f(eg_ratio, 3)} |")
     passed = [n for n, q in verdicts if q is not None and q >= 0.8]
     return f"""# Policy search robustness: the default search against a fixed-lr sweep
 
 Each setting runs the policy search with each fixed outer lr of its sweep and with the default search
-(no outer lr: exponentiated gradient with backtracking) and with `apg` (accelerated projected gradient with
-backtracking, the default before), the same outer steps, validation split and selection; the selected policy (`gamma.npy`) is
+(no outer lr: exponentiated gradient with each row's step normalised, and backtracking), with `eg` (the same
+with one step for the whole policy, the default before) and with `apg` (accelerated projected gradient with
+backtracking), the same outer steps, validation split and selection; the selected policy (`gamma.npy`) is
 evaluated on the test split, which no search or selection looks at. "Ended above start" lists searches whose
 returned policy has a dev AUC (the search objective) above the constant policy's; a fixed search whose *last*
 policy was above it is named in brackets (selection returned an earlier one). "s per step" is the wall time
@@ -186,13 +213,24 @@ meta-gradient plus its trials' forward runs.
 
 Default search at >= 80% of the best fixed-lr test speed-up: {len(passed)} of {len(verdicts)} settings
 ({', '.join(f'{n} {q:.3f}' if q is not None else f'{n} n/a' for n, q in verdicts)}).
-The `apg` search beside it: {sum(q is not None and q >= 0.8 for q in apg_verdicts)} of {len(verdicts)}.
+The `apg` search beside it: {sum(q is not None and q >= 0.8 for q in apg_verdicts)} of {len(verdicts)}; `eg`: {sum(q is not None and q >= 0.8 for q in eg_verdicts)} of {len(verdicts)}.
+{_reuse_note(results)}
 
 Settings:
 {chr(10).join(f"- `{r['setting']}`: task {r['task']}, preset `{r['preset']}`, {r['outer_steps']} outer steps; {r['about']}." for r in results)}
 
 Re-run: `{command}` (add `--resume` to reuse finished runs).
 """
+
+
+def _reuse_note(results: list[dict]) -> str:
+    paths = sorted({x["reused_from"] for r in results for x in r["runs"] if x.get("reused_from")})
+    if not paths:
+        return ""
+    return (f"Rows taken from {', '.join(paths)} (not re-run, `--reuse`): "
+            + "; ".join(f"{r['setting']}: {', '.join(sorted({x['search'] for x in r['runs'] if x.get('reused_from')}))}"
+                        for r in results) + ". An `eg` row taken from a file written before 2026-12-02 ran under the "
+            "name `auto`, when it was the default.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,7 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="reuse finished runs in --out")
     ap.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    ap.add_argument("--searches", default="fixed," + ",".join(C.BACKTRACKING),
+                    help="comma-separated searches to run (default all: fixed," + ",".join(C.BACKTRACKING) + ")")
+    ap.add_argument("--reuse", default=None, help="an earlier results.json: its rows of the searches not run are kept")
     args = ap.parse_args(argv)
+    searches = tuple(x.strip() for x in args.searches.split(",") if x.strip())
+    if not searches or any(x not in ("fixed", *C.BACKTRACKING) for x in searches):
+        print(f"search_robustness: error: searches={args.searches!r} is invalid: allowed fixed, "
+              + ", ".join(C.BACKTRACKING), file=sys.stderr)
+        return 2
     names = [s.name for s in SETTINGS]
     chosen = names if args.settings == "all" else [x.strip() for x in args.settings.split(",") if x.strip()]
     bad = [x for x in chosen if x not in names]
@@ -221,10 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     for s in SETTINGS:
         if s.name in chosen:
             print(f"== {s.name}", file=sys.stderr, flush=True)
-            results.append(run_setting(s, out, resume=args.resume, progress=not args.quiet))
+            results.append(run_setting(s, out, resume=args.resume, progress=not args.quiet, searches=searches,
+                                       reuse=Path(args.reuse) if args.reuse else None))
             R.write_json(out / "results.json", results)  # after every setting: partial results are readable
     command = "python -m experiments.search_robustness --out " + str(args.out) + (
-        f" --settings {args.settings}" if args.settings != "all" else "")
+        f" --settings {args.settings}" if args.settings != "all" else "") + (
+        f" --searches {args.searches} --reuse {args.reuse}" if args.reuse else "")
     text = report(results, command)
     R.atomic_write(out / "report.md", lambda f: f.write(text.encode()))
     print(out / "report.md")

@@ -82,7 +82,7 @@ class EvaluateResult:
 def configs(inner: C.InnerConfig | None = None, outer: C.OuterConfig | None = None,
             **options) -> tuple[C.InnerConfig, C.OuterConfig]:
     """The configs with ``options`` (field names of either) applied; the CLI's rules: ``outer_lr`` or
-    ``schedule`` alone imply ``search='fixed'``, ``search='auto'`` (or ``'apg'``) drops a fixed step."""
+    ``schedule`` alone imply ``search='fixed'``, ``search='auto'`` (or ``'eg'``, ``'apg'``) drops a fixed step."""
     unknown = sorted(set(options) - set(INNER_FIELDS) - set(OUTER_FIELDS))
     if unknown:
         raise UsageError(f"unknown option(s) {unknown}: allowed the fields of InnerConfig {list(INNER_FIELDS)} "
@@ -90,7 +90,7 @@ def configs(inner: C.InnerConfig | None = None, outer: C.OuterConfig | None = No
     inner = C.InnerConfig() if inner is None else inner
     outer = C.OuterConfig() if outer is None else outer
     out_opts = {k: v for k, v in options.items() if k in OUTER_FIELDS}
-    if out_opts.get("search") in ("auto", "apg"):
+    if out_opts.get("search") in C.BACKTRACKING:
         outer = dataclasses.replace(outer, search=out_opts["search"], outer_lr=None)
     elif any(k in out_opts for k in ("outer_lr", "schedule")) and "search" not in out_opts:
         out_opts["search"] = "fixed"

@@ -8,6 +8,8 @@ compression ratios; for a classification task (``Task.correct``) also each run's
 
 from __future__ import annotations
 
+import sys
+
 from functools import partial
 from pathlib import Path
 
@@ -81,6 +83,10 @@ def evaluate(
                                desc=f"evaluate {name}", extra_config=extra_config)
     summary = compare(runs["constant"], runs["policy"], smooth_sigma)
     summary["policy"] = policy_name
+    if summary["slower_than_constant"]:  # whichever search made it: said, not only written
+        print(f"WARNING: the policy is slower than the constant one on test (speed-up {summary['speedup']:.3g}x, "
+              f"test AUC {summary['auc_test_policy']:.5g} vs {summary['auc_test_constant']:.5g}): it fits the "
+              f"dev split but does not carry to test ({out / 'summary.json'})", file=sys.stderr)
     if task.correct is not None:  # classification: the clean test accuracy the users of noisy labels ask for
         for name in ("constant", "policy"):
             summary[f"test_accuracy_{name}"] = accuracy(task, final_params(task, runs[name], out / name))
@@ -160,6 +166,8 @@ def compare(const: dict, pol: dict, smooth_sigma: float = 0.0) -> dict:
         "cr_bits_policy": pol["summary"]["cr_bits"],
         "cr_paper_constant": const["summary"]["cr_paper"],
         "cr_paper_policy": pol["summary"]["cr_paper"],
+        # a policy that loses to constant on test: flagged whatever search produced it
+        "slower_than_constant": bool(raw["speedup"] < 1.0),
     }
     if smooth_sigma > 0:
         sm = theory.speedup_ratio(const["test_loss"], pol["test_loss"], sigma=smooth_sigma)

@@ -1,8 +1,8 @@
 """Search the learning policy gamma minimising the dev AUC (paper Section 4.1), and select what to keep.
 
-Three update rules (:mod:`learning_law.search`): ``auto`` (the default: exponentiated gradient with
-backtracking, no step size to choose, never raises the AUC), ``apg`` (the same guarantees, accelerated
-projected gradient) and ``fixed`` (the reference's ``gamma <- Proj(gamma - eps_k dAUC/dgamma)`` with
+Four update rules (:mod:`learning_law.search`): ``auto`` (the default: exponentiated gradient with each
+row's step normalised and backtracking, no step size to choose, never raises the AUC), ``eg`` (one step for
+the whole policy), ``apg`` (the same guarantees, accelerated projected gradient) and ``fixed`` (the reference's ``gamma <- Proj(gamma - eps_k dAUC/dgamma)`` with
 ``--outer-lr`` and ``--schedule``), all with the exact gradient of :mod:`learning_law.metagrad`. The first
 ``frozen_steps`` rows stay at the constant policy.
 
@@ -11,7 +11,10 @@ desired distribution. Every ``eval_every`` outer steps the policy's AUC on the v
 (``n_val``, a third draw never fitted) is measured; ``gamma.npy`` is the policy with the lowest
 validation AUC among those whose dev AUC is not above the constant policy's, the constant policy
 included. Without a validation split the dev AUC decides. ``patience`` stops the search after that many
-outer steps without a better one. The test split is never used for a choice; it is logged only.
+outer steps without a better one; ``until_kkt`` once the policy's run-level KKT residual
+(:func:`theory.certificate.kkt_residual`, computed from the meta-gradient each step already has) is below
+it. A stall (no trial step realises the decrease the gradient promises) stops the search loudly
+(:mod:`learning_law.search_record`). The test split is never used for a choice; it is logged only.
 
 **Guards.** A fixed-step AUC that is non-finite or above :data:`OUTER_DIVERGENCE` x the constant
 policy's stops the search with the outer step named (the checkpoint before it is kept).
@@ -23,8 +26,8 @@ since each outer step is a deterministic function of that state the result is bi
 Output folder::
 
     config.json           task/inner/outer configs, versions
-    metrics.jsonl         one line per outer step: outer_step, auc (of the policy the step started from),
-                          step_size, trials (forward runs), and at evaluations the EVAL_FIELDS
+    metrics.jsonl         one line per outer step: outer_step, auc and kkt_residual (of the policy the step
+                          started from), step_size, trials (forward runs), at evaluations the EVAL_FIELDS
     outer_auc.npy         [K] the same AUCs (NaN after an early stop)
     outer_evals.npy       [K, 6] row k, after k + 1 updates: EVAL_FIELDS (NaN between evaluations)
     policies/gamma_KKKKK.npy  the policy after k updates, every save_every outer steps (and the last)
@@ -55,9 +58,10 @@ from learning_law import policy as P
 from learning_law import precision as PR
 from learning_law import record as R
 from learning_law import search as S
+from learning_law import search_record as SR
 from learning_law import selection as SEL
-from learning_law.selection import EVAL_FIELDS, STOPS, SearchState
-from learning_law.distributed import is_writer, to_host
+from learning_law.selection import STOPS, SearchState
+from learning_law.distributed import is_writer
 from learning_law.errors import NumericalError, UsageError
 from learning_law.inner import lr_schedule
 from learning_law.metagrad import auc_and_grad, auc_grad_and_curves, records_curves
@@ -174,7 +178,7 @@ def optimize(
     elif is_writer():
         (out / "summary.json").unlink(missing_ok=True)
     start, stopped_before = st.done, bool(st.stop)
-    _rewrite_metrics(out, st, start)
+    SR.rewrite_metrics(out, st, start)
 
     opt = O.from_config(inner)
     fs = np.int32(outer.frozen_steps)
@@ -214,6 +218,7 @@ def optimize(
             f, t, t_prev, alpha = (jnp.float32(v) for v in st.scalars)
             auto = S.AutoState(st.gamma, f, st.mom[0], st.mom[1], t, t_prev, alpha)
     t0 = time.perf_counter()
+    collapsing = False
     with bar(K, f"optimize ({outer.search})", progress, unit="outer step") as pbar, \
             open(out / "metrics.jsonl" if is_writer() else os.devnull, "a") as log:
         pbar.update(start)
@@ -222,13 +227,24 @@ def optimize(
                 # --- one outer step: the policy after k updates -> after k + 1
                 if auto is not None:
                     st.auc[k] = float(auto.auc)
-                    new, info = step_rule(auto, value, vg, outer.frozen_steps)
-                    if info.stationary:  # no step from x lowers the AUC: a stationary point to float precision
-                        st.stop = STOPS.index("stationary")
-                        if k:
+                    new, info = step_rule(auto, value, vg, outer.frozen_steps,
+                                          stop_below=-1.0 if outer.until_kkt is None else outer.until_kkt)
+                    st.kkt[k] = info.kkt
+                    if info.stationary:  # stationary, stalled, or certified by --until-kkt (search_record)
+                        st.stop = STOPS.index(info.reason)
+                        st.step_size[k], st.trials[k] = info.alpha, info.trials
+                        if info.reason == S.CERTIFIED:  # its residual is logged: the row of the policy kept
+                            log.write(SR.metrics_line(k, st))
+                        elif k:
                             st.auc[k] = np.nan
                         break
                     st.step_size[k], st.trials[k] = info.alpha, info.trials
+                    if (not collapsing and k and st.step_size[k] < SR.STEP_COLLAPSE * st.step_size[0]
+                            and progress):
+                        collapsing = True
+                        print(f"\nwarning: the search's step fell to {st.step_size[k]:.3g}, "
+                              f"{st.step_size[k] / st.step_size[0]:.2g}x its first accepted one, at outer step {k}: "
+                              "it may stall (see summary.json stop_reason)", file=sys.stderr)
                     auto, st.gamma, st.mom = new, new.gamma, (new.z, new.prev)
                     st.scalars = np.array([new.auc, new.t, new.t_prev, new.alpha], np.float32)
                     if info.moved:  # a candidate: its forward run measured the validation curve too
@@ -239,6 +255,7 @@ def optimize(
                 else:
                     auc, grad = vg(st.gamma)
                     auc = float(auc)
+                    st.kkt[k] = float(S.kkt_total(st.gamma, S.masked_grad(grad, outer.frozen_steps)))
                     base = auc if k == 0 else float(st.auc[0])
                     if not math.isfinite(auc) or auc > OUTER_DIVERGENCE * base:
                         raise NumericalError(
@@ -259,13 +276,14 @@ def optimize(
                     SEL.evaluate_policy(st, task, const_curves, etas, opt, val, curves_of)
                     if outer.patience and st.done - int(st.best[2]) >= outer.patience and st.done < K:
                         st.stop = STOPS.index("patience")
-                line = _metrics_line(k, st)
+                line = SR.metrics_line(k, st)
                 log.write(line)
                 log.flush()
                 if on_metrics is not None:
                     on_metrics(json.loads(line))
                 pbar.update(1)
-                pbar.set_postfix(auc=f"{st.auc[k]:.5f}", step=f"{st.step_size[k]:.3g}",
+                pbar.set_postfix(auc=f"{st.auc[k]:.5f}", kkt=f"{st.kkt[k]:.3f}", step=f"{st.step_size[k]:.3g}",
+                                 **({"warn": "step collapsing"} if collapsing else {}),
                                  **({} if np.isnan(st.evals[k, 0]) else
                                     {"val": f"{st.evals[k, 4]:.5f}", "test_speedup": f"{st.evals[k, 2]:.2f}x"}))
                 if st.done % outer.save_every == 0 or st.done == K:
@@ -281,12 +299,10 @@ def optimize(
                 if st.done in mngr.all_steps():
                     mngr.delete(st.done)
                 mngr.save(st.done, args=ocp.args.StandardSave(st.tree()))
-                if progress:
+                if progress or STOPS[st.stop] == "stalled":  # a stall is always said
                     print(f"stopped after {st.done} outer steps: "
-                          + ("no trial step lowers the AUC (a stationary point to float precision)"
-                             if STOPS[st.stop] == "stationary" else
-                             f"no better {'validation' if task.val is not None else 'dev'} AUC for "
-                             f"{outer.patience} outer steps (--patience)"), file=sys.stderr)
+                          + SR.stop_message(st, outer.patience, task.val is not None, outer.until_kkt,
+                                            None if const_curves is None else const_curves[0]), file=sys.stderr)
         except KeyboardInterrupt:
             # Keep the finished outer steps: checkpoint the state as it is, then stop (also when the
             # interrupt came between an outer step's end and its scheduled checkpoint).
@@ -300,7 +316,7 @@ def optimize(
             raise
     mngr.wait_until_finished()
     mngr.close()
-    return _finish(task, inner, outer, out, st, etas, opt, value, val, wall=time.perf_counter() - t0,
+    return SR.finish(task, inner, outer, out, st, etas, opt, value, val, wall=time.perf_counter() - t0,
                    resumed_from=start, curves_of=last_curves, const_curves=const_curves)
 
 
@@ -324,77 +340,3 @@ def _restore_latest_good(mngr: ocp.CheckpointManager, target: dict, verbose: boo
                   f"{str(e)[:120]}); trying the previous one", file=sys.stderr)
     print("warning: no readable checkpoint; starting from the constant policy", file=sys.stderr)
     return None
-
-
-def _metrics_line(k: int, st: SearchState) -> str:
-    row = {"outer_step": k, "auc": float(st.auc[k]), "step_size": float(st.step_size[k]),
-           "trials": int(st.trials[k])}
-    row.update({name: float(v) for name, v in zip(EVAL_FIELDS, st.evals[k]) if not np.isnan(v)})
-    return json.dumps(row) + "\n"
-
-
-def _rewrite_metrics(out: Path, st: SearchState, done: int) -> None:
-    lines = "".join(_metrics_line(k, st) for k in range(done) if np.isfinite(st.auc[k]))
-    R.atomic_write(out / "metrics.jsonl", lambda f: f.write(lines.encode()))
-
-
-def _num(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _finish(task, inner, outer, out, st: SearchState, etas, opt, value, val, wall, resumed_from=0, curves_of=None,
-            const_curves=None) -> dict:
-    last = to_host(st.gamma)
-    auc_last = float(value(st.gamma)[0]) if np.all(np.isfinite(last)) else math.nan
-    auc0 = float(st.auc[0])
-    if task.val is None:  # the last policy of a fixed search has not been a candidate yet
-        st.consider(st.gamma, auc_last, auc_last, st.done, auc0)
-    gamma = to_host(st.best_gamma)
-    sel = int(st.best[2])
-    if sel and np.isnan(st.evals[sel - 1, 0]):  # selected between evaluations: measure it as the others
-        keep_gamma, keep_done = st.gamma, st.done
-        st.gamma, st.done = st.best_gamma, sel
-        if const_curves is None:
-            const_curves = (curves_of(place_policy(P.constant(*st.shape), task.mesh))[:2] if curves_of is not None else
-                            SEL.curves(task, P.constant(*st.shape), etas, opt))
-        SEL.evaluate_policy(st, task, const_curves, etas, opt, val, curves_of)
-        st.gamma, st.done = keep_gamma, keep_done
-        R.save_npy(out / "outer_evals.npy", st.evals)
-    R.save_npy(out / "gamma.npy", gamma)
-    if sel != st.done and np.all(np.isfinite(last)):
-        R.save_npy(out / "gamma_last.npy", last)
-    R.save_npy(out / "outer_auc.npy", st.auc)
-    R.save_npy(out / "outer_evals.npy", st.evals)
-    ran = st.done - resumed_from
-    trials = st.trials[: st.done]
-    row = st.evals[st.done - 1] if st.done else np.full(len(EVAL_FIELDS), np.nan)
-    summary = {
-        "finished": True,
-        "search": outer.search,
-        "outer_steps": outer.outer_steps,
-        "outer_steps_run": st.done,
-        "stop_reason": STOPS[st.stop],
-        "auc_constant": _num(auc0),
-        "auc_final": _num(st.best[1]),  # of gamma.npy, the selected policy
-        "auc_last": _num(auc_last),
-        "selected_outer_step": sel,
-        "selected_by": val.name if val is not None else "dev AUC",
-        "auc_val_constant": _num(np.mean(val.const)) if val is not None else None,
-        "auc_val_selected": _num(st.evals[sel - 1, 4]) if val is not None and sel else None,
-        "last_is_selected": sel == st.done,
-        "forward_trials": int(trials.sum()),
-        "rejected_trials": int(np.maximum(trials - 1, 0).sum()),
-        "trials_per_step": _num(trials.mean()) if outer.search in S.BACKTRACKING and st.done else None,
-        "wall_time_s": round(wall, 2),
-        "seconds_per_outer_step": round(wall / ran, 4) if ran else None,
-        "resumed_from_outer_step": resumed_from,
-        "zero_weight_share": float(np.mean(gamma == 0)),
-        **{f"final_{name}": _num(v) for name, v in zip(EVAL_FIELDS, row)},
-        **({f"selected_{name}": _num(v) for name, v in zip(EVAL_FIELDS, st.evals[sel - 1])} if sel else {}),
-    }
-    if sel != st.done and is_writer():
-        print(f"note: the last policy (after {st.done} outer steps) is not the best; gamma.npy is the one after "
-              f"{sel} ({summary['selected_by']}); the last is gamma_last.npy", file=sys.stderr)
-    R.write_json(out / "summary.json", summary)
-    return {**summary, "gamma": gamma}

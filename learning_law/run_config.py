@@ -19,8 +19,8 @@ from learning_law.errors import UsageError, require
 
 MEMORY_STRATEGIES = ("full", "theta", "block")
 INNER_OPTIMIZERS = ("gd", "sgd", "momentum", "adam")
-SEARCHES = ("auto", "apg", "fixed")  # learning_law.search
-BACKTRACKING = ("auto", "apg")  # the searches that find their own step
+SEARCHES = ("auto", "eg", "apg", "fixed")  # learning_law.search
+BACKTRACKING = ("auto", "eg", "apg")  # the searches that find their own step
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ class OuterConfig:
     save_every: int = 100  # save the policy gamma every k outer steps (plus the last)
     checkpoint_every: int = 10  # orbax checkpoint of the whole outer state every k outer steps
     eval_every: int = 10  # every k outer steps: validation AUC (selection), test AUC, dev/test speed-ups
+    until_kkt: float | None = None  # auto / eg / apg: stop once the policy's run-level KKT residual is below this
 
     def __post_init__(self):
         require(isinstance(self.outer_steps, int) and self.outer_steps >= 1, "outer_steps",
@@ -148,6 +149,13 @@ class OuterConfig:
                 "checkpoint_every", self.checkpoint_every, "an integer >= 1")
         require(isinstance(self.eval_every, int) and self.eval_every >= 1, "eval_every", self.eval_every,
                 "an integer >= 1")
+        if self.until_kkt is not None:
+            require(isinstance(self.until_kkt, (int, float)) and math.isfinite(self.until_kkt)
+                    and self.until_kkt > 0, "until_kkt", self.until_kkt,
+                    "a finite number > 0 (the run-level KKT residual: 1 for the constant policy, 0 at a "
+                    "first-order optimum), or None")
+            require(self.search in BACKTRACKING, "until_kkt", self.until_kkt,
+                    f"None with search={self.search!r} (only {BACKTRACKING} measure the residual as they go)")
 
 
 @dataclass(frozen=True)

@@ -1,46 +1,31 @@
-r"""Outer update rules of the policy search on gamma: the default one, an accelerated alternative, and the
-reference's fixed step.
+r"""Outer update rules of the policy search on gamma: the default one, two alternatives that find their own
+step, and the reference's fixed step.
 
 All minimise the search objective :math:`F(\gamma)` (the dev AUC, :mod:`learning_law.metagrad`) over
 rows of gamma on the probability simplex, the first ``frozen_steps`` rows held at the constant policy.
 
-``fixed`` -- the paper's projected gradient descent (Section 4.1) with a hand-set step:
-:math:`\gamma \leftarrow \Pi(\gamma - \epsilon_k \nabla F)`, :math:`\epsilon_k` from ``--outer-lr`` and
-``--schedule``. Its good values differ by orders of magnitude between settings (1e-3 on the perceptron
-with theta_0 ~ N(0, I), 0.5 with theta_0 = 0, 0.05 under Adam) and a wrong one raises F without a word.
-
 ``auto`` (the default) -- exponentiated gradient (mirror descent with the entropy of each row; Kivinen &
-Warmuth 1997, Beck & Teboulle 2003) with Armijo backtracking (:func:`eg_step`). From the accepted policy x,
-with one meta-gradient :math:`\nabla F(x)`:
+Warmuth 1997, Beck & Teboulle 2003) with a diagonal preconditioner, one scale per row, and Armijo
+backtracking (:func:`auto_step`). From the accepted policy x, with one meta-gradient :math:`g = \nabla F(x)`:
 
 .. math::
-    z_{t,n} = \frac{x_{t,n}\, e^{-a \nabla F(x)_{t,n}}}{\sum_m x_{t,m}\, e^{-a \nabla F(x)_{t,m}}}, \qquad
-    F(z) \le F(x) + c\, \nabla F(x) \cdot (z - x) \quad \text{(else } a \leftarrow a/2\text{)},
+    d_{t,n} = \frac{g_{t,n} - x_t \cdot g_t}{\max_m |g_{t,m} - x_t \cdot g_t|}, \qquad
+    z_{t,n} = \frac{x_{t,n}\, e^{-a d_{t,n}}}{\sum_m x_{t,m}\, e^{-a d_{t,m}}}, \qquad
+    F(z) \le F(x) + c\, g \cdot (z - x) \quad \text{(else } a \leftarrow a/2\text{)},
 
-:math:`c = 10^{-4}`, the trial a the last accepted one doubled; the first one makes the largest centred
-gradient entry times a equal to 1 (that weight changes by a factor e against its row). Every entry moves
-in proportion to itself, so a weight shrinks towards 0 without reaching it (the Learning Law's property
-4.1 counts exact zeros: ``apg`` gives them).
+:math:`c = 10^{-4}`, the trial a the last accepted one doubled, the first one 1 (in every row the entry
+with the largest centred gradient changes by a factor e against the row's mean). d is a descent
+direction (:math:`g \cdot (z - x) < 0` for small a, since each row's scale is positive), so the Armijo
+test can always be met away from a stationary point. Why per row: the meta-gradient's rows differ by orders
+of magnitude (early steps, and an oscillating inner run's spikes), and one step for the whole policy is
+then set by its largest entries, so the other rows barely move or the step collapses (``eg``).
 
-Chosen by measurement (``python -m experiments.search_robustness --out DIR``, committed as
-``experiments/results/search_robustness.md``): against the best of a three-step fixed-lr sweep, whose
-choice looks at the test split, the test speed-up of ``auto`` / ``apg`` is 1.12 / 0.795 on the authors'
-perceptron (6.73x vs 5.99x), 6.8 / 0.49 on its theta_0 = 0 variant (13.0x vs 1.90x), 8.4 / 11.7 with
-4096 desired examples, 1.94 / 1.56 on the cpu preset, 1.03 / 1.00 on both LM settings, 1.16 / 0.99 under
-Adam and 0.97 / 1.10 under mini-batch SGD: ``auto`` reaches 80% of the best fixed step in 8 of 8
-settings, ``apg`` in 6. Its test AUC is the lowest of all searches in 7 of 8 (not with 4096 desired
-examples, where ``apg`` ends lower: 0.064 vs 0.069 after 500 outer steps). On ``paper-init0`` the
-projected-gradient searches generalise poorly from the 512 desired examples: at the same dev AUC of about
-0.125 the validation AUC is 0.129 on the fixed step 0.5's path and 0.144 on ``apg``'s, while exponentiated
-gradient's selected policy (outer step 33, dev AUC about 0.06) has 0.096 (each run's
-``optimize/metrics.jsonl``). Every weight moving in proportion to itself lets a row concentrate on a few
-examples within a few steps: at the selected policies on the authors' perceptron, row 0 is 0.88 away from
-uniform in total variation under ``auto``, 0.78 under ``apg`` and 0.60 under the fixed step.
+``eg`` -- the same with :math:`d = g` (one step a for the whole policy; the default until 2026-12;
+its first trial makes the largest centred entry times a equal to 1).
 
-``apg`` -- monotone accelerated projected gradient (MFISTA, Beck & Teboulle 2009,
-"Fast gradient-based algorithms for constrained total variation image denoising and deblurring", Sec.
-V) with backtracking on the step and a restart of the momentum whenever it fails to lower F
-(O'Donoghue & Candes 2015). At outer step k, from the accepted policy :math:`x_k`:
+``apg`` -- monotone accelerated projected gradient (MFISTA, Beck & Teboulle 2009, Sec. V) with
+backtracking on the step and a restart of the momentum whenever it fails to lower F (O'Donoghue &
+Candes 2015). At outer step k, from the accepted policy :math:`x_k`:
 
 .. math::
     y = x_k + \tfrac{t_{k-1}}{t_k}(z_k - x_k) + \tfrac{t_{k-1} - 1}{t_k}(x_k - x_{k-1}), \qquad
@@ -49,33 +34,30 @@ V) with backtracking on the step and a restart of the momentum whenever it fails
     \quad \text{(else } a \leftarrow a/2\text{)}, \qquad
     x_{k+1} = z_{k+1} \text{ if } F(z_{k+1}) \le F(x_k) \text{ else } x_k,
 
-with :math:`t_{k+1} = (1 + \sqrt{1 + 4 t_k^2})/2`, the trial step doubled at each outer step before the
-backtracking, and :math:`t` reset to 1 (so that y = x) after a step that was not taken. A plain step (y = x:
-the first one and every one after a restart) is a projected-gradient step and backtracks on Armijo's
-condition along the projection arc instead, :math:`F(z) \le F(x) + c\,\nabla F(x) \cdot (z - x)` with
-:math:`c = 10^{-4}` (Bertsekas 1976): the quadratic bound asks for at least half the decrease that the
-gradient predicts, which an inner loop under Adam never delivers (its AUC is far from quadratic in gamma), so
-there the search shrank its step to 1e-13 and stalled after 10 outer steps, at 0.69 of the best fixed
-step's speed-up; with Armijo's condition for plain steps it reaches 0.99 (``python -m
-experiments.search_robustness --settings perceptron-paper-adam``), and the accelerated steps keep the bound
-their momentum needs.
-What ``auto`` and ``apg`` share:
+:math:`t_{k+1} = (1 + \sqrt{1 + 4 t_k^2})/2`, t reset to 1 (y = x) after a step not taken; a plain step
+(y = x) backtracks on Armijo's condition along the projection arc (Bertsekas 1976) instead of the
+quadratic bound, which an inner loop under Adam never meets. It gives exact zeros in gamma.
 
-- *nothing to tune*: the scale of F cancels everywhere (a scales as 1/F, the gradient as F, every test
-  compares F with F), so multiplying the objective by 1000 gives the same trajectory
-  (tests/test_search.py); the first trial step is set by the simplex, not by F: ``apg``'s moves the
-  largest entry of gamma by 1/N (the constant policy's weight), ``auto``'s changes it by a factor e;
-- *monotone*: the policy returned, :math:`x_k`, never moves to a point with a larger F (and a NaN trial
-  counts as larger), so the search can never end above its start;
-- *cheap*: a trial costs one forward run of the inner training (no meta-gradient); the meta-gradient is
-  taken once per outer step (``python -m experiments.search_robustness`` tables the trials and the cost per
-  step against the fixed step's).
+``fixed`` -- the paper's projected gradient descent (Section 4.1) with a hand-set step:
+:math:`\gamma \leftarrow \Pi(\gamma - \epsilon_k \nabla F)`, :math:`\epsilon_k` from ``--outer-lr`` and
+``--schedule``; its good values differ by orders of magnitude between settings.
 
-``apg``'s own history: with Armijo's condition for every step the cpu preset falls from 22.2x to 7.6x;
-its first version, a spectral (Barzilai-Borwein) step with monotone Armijo backtracking, ended at dev AUC
-0.122 / test 6.3x on the cpu preset against ``apg``'s 0.111 / 22.2x (``python
-benchmarks/search_candidates.py --preset cpu --steps 300`` runs that rule beside ``auto``, ``apg`` and a
-row-normalised step).
+What ``auto``, ``eg`` and ``apg`` guarantee:
+
+- *nothing to tune*: the scale of F cancels (``auto``'s a is dimensionless; ``eg``'s and ``apg``'s scale
+  as 1/F), so multiplying the objective by 1000 gives the same trajectory (tests/test_search.py);
+- *monotone*: the policy returned never moves to a point with a larger F (a NaN trial counts as larger);
+- *cheap*: a trial costs one forward run of the inner training; the meta-gradient is taken once per
+  outer step, and the certificate (the run-level KKT residual, :func:`kkt_total`) is computed from it at
+  the cost of one pass over gamma;
+- *a stop says why* (``StepInfo.reason``): :data:`STATIONARY` (no move of the weights promises a decrease
+  float32 can resolve), :data:`STALLED` (no trial passed while the KKT residual is above :data:`STALL_KKT`:
+  the gradient does not predict F beyond a tiny step) or :data:`CERTIFIED` (the residual fell below
+  ``stop_below``, ``--until-kkt``).
+
+Measured: ``python benchmarks/search_convergence.py`` (dev AUC and KKT residual against meta-gradients,
+benchmarks/README.md) and ``python -m experiments.search_robustness`` (test speed-ups against a fixed-lr
+sweep, experiments/results/search_robustness.md).
 
 The functions here act on whole arrays and take the objective as callables, so they know nothing of
 tasks or files; :mod:`learning_law.optimize` runs the loop, checkpoints it and selects the policy.
@@ -92,6 +74,7 @@ import numpy as np
 from jax import Array
 
 from learning_law.run_config import BACKTRACKING, SEARCHES  # noqa: F401  (re-exported)
+from theory.certificate import kkt_residual
 from theory.simplex import project_rows_onto_simplex
 
 MAX_TRIALS = 40  # halvings of the trial step before a step is given up (a shrinks 2^40 x)
@@ -99,6 +82,7 @@ GROW = 2.0  # the trial step of an outer step: the last accepted one times this
 MAX_STEP = 1e38  # ... at most this: it is passed as float32 (largest finite 3.4e38), never inf
 ARMIJO = 1e-4  # sufficient decrease of a plain step, a share of the predicted one (Nocedal & Wright's value)
 REL_TOL = 1e-7  # stationary when the predicted decrease is below this share of |F| (float32 noise)
+STALL_KKT = 0.5  # no trial passed although the KKT residual is above this: stalled, not stationary
 
 
 class AutoState(NamedTuple):
@@ -115,11 +99,23 @@ class AutoState(NamedTuple):
 
 class StepInfo(NamedTuple):
     moved: bool  # the policy changed (F fell or stayed); False: the step was not taken, momentum restarts
-    stationary: bool  # a plain projected-gradient step from x found no decrease: stop
+    stationary: bool  # the search stops here: see ``reason``
     trials: int  # forward runs this step cost
     alpha: float  # the step accepted by the backtracking (or the last one tried)
     decrease: float  # F before - F after (0 when not moved)
     extra: object = None  # what ``value`` returned beside F for the new policy (e.g. the validation curve)
+    kkt: float = math.nan  # run-level KKT residual (theory.certificate) where this step took its gradient
+    reason: str = ""  # why it stops: STATIONARY (no predicted decrease left), STALLED (no trial passed), CERTIFIED
+
+
+STATIONARY, STALLED, CERTIFIED = "stationary", "stalled", "kkt"  # StepInfo.reason of a stop
+
+
+@jax.jit
+def kkt_total(gamma: Array, grad: Array) -> Array:
+    """The run-level KKT residual of :func:`theory.certificate.kkt_residual` (frozen rows, whose masked
+    gradient is constant, count as 0): one pass over the arrays the step already holds."""
+    return kkt_residual(gamma, grad)[1]
 
 
 def _frozen_mask(shape, frozen_steps) -> Array:
@@ -168,14 +164,29 @@ def _first_alpha_eg(gamma: Array, grad: Array) -> Array:
 
 
 @jax.jit
-def _eg_trial(x: Array, grad: Array, a: Array, frozen_steps: Array) -> tuple[Array, Array]:
-    """(z, grad . (z - x)) with z_tn proportional to x_tn exp(-a grad_tn), row by row; frozen rows unchanged.
+def _eg_trial(x: Array, grad: Array, a: Array, frozen_steps: Array, direction: Array | None = None
+              ) -> tuple[Array, Array]:
+    """(z, grad . (z - x)) with z_tn proportional to x_tn exp(-a d_tn), row by row (d = ``direction``,
+    default the gradient); frozen rows unchanged.
 
-    Computed as a softmax of log x - a grad, so no exponential overflows; a zero entry stays zero."""
+    Computed as a softmax of log x - a d, so no exponential overflows; a zero entry stays zero."""
+    d = grad if direction is None else direction
     pos = x > 0
-    logits = jnp.where(pos, jnp.log(jnp.where(pos, x, 1.0)) - a * grad, -jnp.inf)
+    logits = jnp.where(pos, jnp.log(jnp.where(pos, x, 1.0)) - a * d, -jnp.inf)
     z = jnp.where(_frozen_mask(x.shape, frozen_steps), x, jax.nn.softmax(logits, axis=1))
     return z, jnp.vdot(grad, z - x)
+
+
+@jax.jit
+def row_direction(x: Array, grad: Array) -> Array:
+    r"""The default search's direction: each row's gradient centred at its weighted mean and divided by
+    its largest entry, :math:`d_{t,n} = (g_{t,n} - x_t \cdot g_t) / \max_m |g_{t,m} - x_t \cdot g_t|` (0 for a
+    row whose gradient is constant: frozen or exactly stationary). Dimensionless, so a step a changes the
+    entry of row t with the largest centred gradient by a factor :math:`e^{\pm a}` against the row's mean
+    whatever the row's gradient scale."""
+    centred = grad - jnp.sum(x * grad, axis=1, keepdims=True)
+    big = jnp.max(jnp.abs(centred), axis=1, keepdims=True)
+    return jnp.where(big > 0, centred / jnp.where(big > 0, big, 1.0), 0.0)
 
 
 def reuse_first(value_and_grad: Callable[[Array], tuple[Array, Array]]) -> Callable[[Array], tuple[Array, Array]]:
@@ -204,17 +215,44 @@ def auto_init(value_and_grad: Callable[[Array], tuple[Array, Array]], gamma: Arr
               rule: str = "auto") -> AutoState:
     """The state at the starting policy: its F and the first trial step (from its gradient).
 
-    ``rule``: ``auto`` (exponentiated gradient, :func:`eg_step`) or ``apg`` (:func:`apg_step`)."""
+    ``rule``: ``auto`` (exponentiated gradient with each row's step normalised, :func:`auto_step`; its
+    first trial step is 1), ``eg`` (one step for the whole policy, :func:`eg_step`) or ``apg``
+    (:func:`apg_step`)."""
+    if rule not in STEP_RULES:
+        raise ValueError(f"rule={rule!r} is invalid: allowed {sorted(STEP_RULES)}")
     auc, grad = value_and_grad(gamma)
-    first = _first_alpha_eg if rule == "auto" else _first_alpha
-    alpha = first(gamma, masked_grad(grad, frozen_steps)) / GROW
+    if rule == "auto":
+        alpha = 1.0 / GROW
+    else:
+        first = _first_alpha_eg if rule == "eg" else _first_alpha
+        alpha = first(gamma, masked_grad(grad, frozen_steps)) / GROW
     one = jnp.float32(1.0)
     return AutoState(gamma, auc, gamma, gamma, one, one, jnp.float32(alpha))
 
 
+@jax.jit
+def _certificate(gamma: Array, grad: Array) -> tuple[Array, Array]:
+    """(run-level KKT residual, total Frank-Wolfe gap sum_t (gamma_t . g_t - min_n g_tn)): the residual's
+    numerator is the largest first-order decrease any move of the weights offers, so the search is
+    stationary when it is below float32's resolution of F."""
+    gap = jnp.sum(jnp.maximum(jnp.sum(gamma * grad, axis=1) - jnp.min(grad, axis=1), 0.0))
+    return kkt_residual(gamma, grad)[1], gap
+
+
+def _no_decrease_left(gap: float, f_x: float) -> bool:
+    return not gap > REL_TOL * max(abs(f_x), 1e-30)
+
+
+def _failed(kkt: float) -> str:
+    """Why no trial passed: a stall when the certificate says the policy is still far from stationary (its
+    KKT residual above :data:`STALL_KKT`: at least that share of the uniform policy's first-order gap is
+    left), else a stationary point to float precision."""
+    return STALLED if kkt > STALL_KKT else STATIONARY
+
+
 def apg_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
-              value_and_grad: Callable[[Array], tuple[Array, Array]], frozen_steps: int
-              ) -> tuple[AutoState, StepInfo]:
+              value_and_grad: Callable[[Array], tuple[Array, Array]], frozen_steps: int, *,
+              stop_below: float = -1.0) -> tuple[AutoState, StepInfo]:
     """One outer step of the ``apg`` search (see the module docstring).
 
     Args:
@@ -223,9 +261,12 @@ def apg_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
         e.g. the validation curve) comes back in :class:`StepInfo` when the policy moves there.
       value_and_grad: ``gamma -> (F, dF/dgamma)``, called once per step, at the extrapolated point y.
       frozen_steps: rows of gamma that stay as they are.
+      stop_below: stop (``reason`` :data:`CERTIFIED`) when the run-level KKT residual at x is below this; it
+        is measured at the point the gradient is taken, so only a plain step (y = x) can certify.
 
-    Returns the new state and what the step did. Every comparison is between values of F, so a NaN trial
-    is rejected; ``x`` only ever moves to a point whose F is not larger.
+    Returns the new state and what the step did (``kkt``: the residual at y). Every comparison is between
+    values of F, so a NaN trial is rejected; ``x`` only ever moves to a point whose F is not larger. The stop
+    reasons are those of :func:`eg_step`.
     """
     fs = np.int32(frozen_steps)
     f_x = float(state.auc)
@@ -237,12 +278,16 @@ def apg_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
         f_y, grad = value_and_grad(y)
     f_y = float(f_y)
     grad = masked_grad(grad, frozen_steps)
+    kkt, gap = (float(v) for v in _certificate(y, grad))
+    if plain and (kkt < stop_below or _no_decrease_left(gap, f_x)):
+        return state, StepInfo(False, True, 0, float(state.alpha), 0.0, kkt=kkt,
+                               reason=CERTIFIED if kkt < stop_below else STATIONARY)
     a = min(float(state.alpha) * GROW, MAX_STEP)
     z = None
     for trial in range(1, MAX_TRIALS + 1):
         cand, slope, dist2 = (float(v) if i else v for i, v in enumerate(_trial(y, grad, np.float32(a), fs)))
-        if plain and not slope < -REL_TOL * max(abs(f_x), 1e-30):  # no predicted decrease left
-            return state, StepInfo(False, True, trial - 1, a, 0.0)
+        if plain and not slope < -REL_TOL * max(abs(f_x), 1e-30):  # the trial predicts no visible decrease
+            return state, StepInfo(False, True, trial - 1, a, 0.0, kkt=kkt, reason=_failed(kkt))
         f, extra = value(cand)
         f = float(f)
         # A plain step needs only Armijo's decrease; an extrapolated one the quadratic bound that its
@@ -255,47 +300,67 @@ def apg_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
     if z is None:  # no step size satisfied the bound: restart the momentum, or stop if already plain
         restart = AutoState(state.gamma, state.auc, state.gamma, state.gamma, jnp.float32(1.0), jnp.float32(1.0),
                             state.alpha)
-        return restart, StepInfo(False, plain, MAX_TRIALS, a, 0.0)
+        return restart, StepInfo(False, plain, MAX_TRIALS, a, 0.0, kkt=kkt, reason=_failed(kkt) if plain else "")
     t_next = (1.0 + math.sqrt(1.0 + 4.0 * float(state.t) ** 2)) / 2.0
     if f <= f_x:  # the step is taken
         new = AutoState(z, jnp.float32(f), z, state.gamma, jnp.float32(t_next), state.t, jnp.float32(a))
-        return new, StepInfo(True, False, trial, a, f_x - f, extra)
+        return new, StepInfo(True, False, trial, a, f_x - f, extra, kkt=kkt)
     # Not taken: x stays; the momentum restarts, so the next step is a plain projected-gradient step from x.
     new = AutoState(state.gamma, state.auc, state.gamma, state.gamma, jnp.float32(1.0), jnp.float32(1.0),
                     jnp.float32(a))
-    return new, StepInfo(False, False, trial, a, 0.0)
+    return new, StepInfo(False, False, trial, a, 0.0, kkt=kkt)
 
 
 def eg_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
-            value_and_grad: Callable[[Array], tuple[Array, Array]], frozen_steps: int
-            ) -> tuple[AutoState, StepInfo]:
-    r"""One outer step of the default search: exponentiated gradient with Armijo backtracking.
+            value_and_grad: Callable[[Array], tuple[Array, Array]], frozen_steps: int, *,
+            rows: bool = False, stop_below: float = -1.0) -> tuple[AutoState, StepInfo]:
+    r"""One outer step of exponentiated gradient with Armijo backtracking (``eg``; ``rows=True``: ``auto``).
 
     The same contract as :func:`apg_step` (whose state it uses, with ``z = prev = gamma`` and ``t = 1``):
-    one meta-gradient at the accepted policy x, then trials :math:`z \propto x\,e^{-a\nabla F}` row by row
-    from the last accepted ``a`` times :data:`GROW`, halved until Armijo's condition
-    :math:`F(z) \le F(x) + c\,\nabla F(x) \cdot (z - x)` holds (so F never rises; a NaN trial fails it).
-    Stationary (``StepInfo.stationary``) when the predicted decrease falls below :data:`REL_TOL` of |F| or
-    no trial passes.
+    one meta-gradient at the accepted policy x, then trials :math:`z \propto x\,e^{-a d}` row by row with
+    :math:`d = \nabla F(x)` (``eg``) or :func:`row_direction` (``auto``), from the last accepted ``a`` times
+    :data:`GROW`, halved until Armijo's condition :math:`F(z) \le F(x) + c\,\nabla F(x) \cdot (z - x)`
+    holds (so F never rises; a NaN trial fails it).
+
+    Stops (``StepInfo.stationary``, with ``reason``): :data:`STATIONARY` when the largest first-order decrease
+    left (the Frank-Wolfe gap, :func:`_certificate`) is below :data:`REL_TOL` of |F|; :data:`STALLED` when
+    the gap is larger but no trial passes before the predicted decrease of the trial itself falls below that
+    (the step collapsed: the gradient does not predict F beyond a tiny step, e.g. an inner run that
+    oscillates); :data:`CERTIFIED` when the run-level KKT residual is below ``stop_below`` (then no trial
+    runs: x is returned as it is).
     """
     fs = np.int32(frozen_steps)
     f_x = float(state.auc)
     _, grad = value_and_grad(state.gamma)
     grad = masked_grad(grad, frozen_steps)
+    kkt, gap = (float(v) for v in _certificate(state.gamma, grad))
+    if kkt < stop_below:
+        return state, StepInfo(False, True, 0, float(state.alpha), 0.0, kkt=kkt, reason=CERTIFIED)
+    if _no_decrease_left(gap, f_x):
+        return state, StepInfo(False, True, 0, float(state.alpha), 0.0, kkt=kkt, reason=STATIONARY)
+    direction = row_direction(state.gamma, grad) if rows else None
     a = min(float(state.alpha) * GROW, MAX_STEP)
     for trial in range(1, MAX_TRIALS + 1):
-        cand, slope = _eg_trial(state.gamma, grad, np.float32(a), fs)
+        cand, slope = _eg_trial(state.gamma, grad, np.float32(a), fs, direction)
         slope = float(slope)
-        if not slope < -REL_TOL * max(abs(f_x), 1e-30):  # no predicted decrease left
-            return state, StepInfo(False, True, trial - 1, a, 0.0)
+        if not slope < -REL_TOL * max(abs(f_x), 1e-30):  # this trial predicts no decrease float32 can see
+            return state, StepInfo(False, True, trial - 1, a, 0.0, kkt=kkt, reason=_failed(kkt))
         f, extra = value(cand)
         f = float(f)
         if math.isfinite(f) and f <= f_x + ARMIJO * slope:
             one = jnp.float32(1.0)
             return (AutoState(cand, jnp.float32(f), cand, cand, one, one, jnp.float32(a)),
-                    StepInfo(True, False, trial, a, f_x - f, extra))
+                    StepInfo(True, False, trial, a, f_x - f, extra, kkt=kkt))
         a *= 0.5
-    return state, StepInfo(False, True, MAX_TRIALS, a, 0.0)
+    return state, StepInfo(False, True, MAX_TRIALS, a, 0.0, kkt=kkt, reason=_failed(kkt))
 
 
-STEP_RULES = {"auto": eg_step, "apg": apg_step}  # search name -> its outer step
+def auto_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
+              value_and_grad: Callable[[Array], tuple[Array, Array]], frozen_steps: int, *,
+              stop_below: float = -1.0) -> tuple[AutoState, StepInfo]:
+    """One outer step of the default search: :func:`eg_step` with each row's step normalised
+    (:func:`row_direction`; module docstring)."""
+    return eg_step(state, value, value_and_grad, frozen_steps, rows=True, stop_below=stop_below)
+
+
+STEP_RULES = {"auto": auto_step, "eg": eg_step, "apg": apg_step}  # search name -> its outer step

@@ -28,7 +28,7 @@ from theory.certificate import CURVES, GRADIENT, GRADIENT_AND_CURVES
 from theory.speedup import speedup_ratio
 
 EVAL_FIELDS = ("auc_after", "auc_test_after", "speedup_test", "speedup_dev", "auc_val_after", "speedup_val_after")
-STOPS = ("completed", "stationary", "patience")
+STOPS = ("completed", "stationary", "patience", "stalled", "kkt")  # learning_law.search_record explains each
 
 
 class SearchState:
@@ -39,6 +39,7 @@ class SearchState:
         self.auc = np.full(K, np.nan, np.float32)  # AUC of the policy each outer step started from
         self.step_size = np.full(K, np.nan, np.float32)
         self.trials = np.zeros(K, np.int32)  # forward runs of the auto / apg line search
+        self.kkt = np.full(K, np.nan, np.float32)  # run-level KKT residual of the policy each step started from
         self.evals = np.full((K, len(EVAL_FIELDS)), np.nan, np.float32)
         self.best_gamma = None  # the selected policy so far (device or host)
         self.best = np.array([np.inf, np.nan, 0.0])  # score, its dev AUC, outer step
@@ -51,7 +52,7 @@ class SearchState:
     def tree(self) -> dict:
         """Host arrays (gathered from every process in a multi-process run: a collective)."""
         return {"gamma": to_host(self.gamma), "auc": self.auc, "step_size": self.step_size,
-                "trials": self.trials, "evals": self.evals, "best_gamma": to_host(self.best_gamma),
+                "trials": self.trials, "kkt": self.kkt, "evals": self.evals, "best_gamma": to_host(self.best_gamma),
                 "best": self.best, "scalars": self.scalars,
                 "z": to_host(self.gamma if self.mom is None else self.mom[0]),
                 "prev": to_host(self.gamma if self.mom is None else self.mom[1]),
@@ -60,7 +61,7 @@ class SearchState:
     def load(self, tree: dict, mesh) -> None:
         self.gamma = place_policy(tree["gamma"], mesh)
         self.best_gamma = place_policy(tree["best_gamma"], mesh)
-        for key in ("auc", "step_size", "trials", "evals", "best", "scalars"):
+        for key in ("auc", "step_size", "trials", "kkt", "evals", "best", "scalars"):
             setattr(self, key, np.array(tree[key], dtype=getattr(self, key).dtype))
         self.mom = (place_policy(tree["z"], mesh), place_policy(tree["prev"], mesh))
         self.done, self.stop = int(tree["step"]), int(tree["stop"])

@@ -1,4 +1,6 @@
-"""Paper Fig. 4: the objective (AUC of the dev loss) and the compression ratio per outer step.
+"""Paper Fig. 4: the objective (AUC of the dev loss) and the compression ratio per outer step; below it,
+the optimality certificate (run-level KKT residual, :func:`theory.certificate.kkt_residual`) the search
+logged at each step (1: the constant policy, 0: a first-order optimum) and how the search stopped.
 
     python -m plots.outer_progress OPT_DIR [--out STEM]
 
@@ -24,7 +26,10 @@ def draw(opt_dir: str | Path, out: str | Path | None = None) -> list[str]:
     auc = np.load(opt_dir / "outer_auc.npy")
     bits = log2_vocab(opt_dir)
     k = np.arange(auc.shape[0])  # row k: the AUC of the policy before update k
-    fig, ax = new_figure()
+    kkt = _kkt(opt_dir)
+    fig, axes = new_figure(height=5.6 if kkt else 3.8, nrows=2 if kkt else 1, sharex=True,
+                           **({"gridspec_kw": {"height_ratios": [2, 1]}} if kkt else {}))
+    ax = axes[0] if kkt else axes
     ax.plot(k, auc, color=COLORS["policy"], label="AUC (mean dev loss, nats)")
     evals = opt_dir / "outer_evals.npy"
     if evals.exists():
@@ -49,7 +54,31 @@ def draw(opt_dir: str | Path, out: str | Path | None = None) -> list[str]:
     lines = ax.get_lines() + ax2.get_lines()
     ax.legend(lines, [ln.get_label() for ln in lines], loc="center right", fontsize=8)
     ax.set_title("Policy search: objective per outer step")
+    if kkt:
+        ax.set_xlabel("")
+        low = axes[1]
+        steps, values = zip(*kkt)
+        low.plot(steps, values, color=COLORS["policy"], label="KKT residual (run level)")
+        summary = opt_dir / "summary.json"
+        stop = json.loads(summary.read_text()) if summary.exists() else {}
+        if stop.get("until_kkt"):
+            low.axhline(stop["until_kkt"], color="gray", ls=":", label=f"--until-kkt {stop['until_kkt']:g}")
+        low.set_ylim(0, max(1.05, max(values) * 1.05))
+        low.set_xlabel("outer step")
+        low.set_ylabel("KKT residual")
+        reason = stop.get("stop_reason")
+        low.legend(loc="upper right", fontsize=8,
+                   title=None if reason in (None, "completed") else f"stopped: {reason}", title_fontsize=8)
     return save(fig, out or opt_dir / "outer_progress")
+
+
+def _kkt(opt_dir: Path) -> list[tuple[int, float]]:
+    """(outer step, residual) rows of metrics.jsonl (older runs have none)."""
+    path = opt_dir / "metrics.jsonl"
+    if not path.exists():
+        return []
+    rows = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return [(r["outer_step"], r["kkt_residual"]) for r in rows if "kkt_residual" in r]
 
 
 def main(argv=None) -> None:

@@ -87,9 +87,10 @@ def test_compare_by_hand_and_its_refusals():
         "final_test_loss_constant": 0.5, "final_test_loss_policy": 0.4,
         # |V| = 2: CR (paper) = T / sum_{t>=1} L_t, CR (bits) = that times ln 2
         "cr_bits_constant": 4 * math.log(2) / 2.3, "cr_bits_policy": 4 * math.log(2) / 1.5,
-        "cr_paper_constant": 4 / 2.3, "cr_paper_policy": 4 / 1.5,
+        "cr_paper_constant": 4 / 2.3, "cr_paper_policy": 4 / 1.5, "slower_than_constant": False,
     }
     assert s.keys() == expected.keys()
+    assert compare(pol, const)["slower_than_constant"] is True  # the other way round: 0.5x
     for key, value in expected.items():
         assert s[key] == pytest.approx(value, rel=1e-6), key  # summaries are float32 means
     # smoothed (sigma = 1): against the independent Gaussian of test_speedup
@@ -161,7 +162,8 @@ def test_evaluate_writes_its_records(tiny_task, tmp_path, capsys):
     # without --resume both runs are trained again
     stamp = (ev / "constant" / "summary.json").stat().st_mtime_ns
     s2 = evaluate(tiny_task, INNER, gamma, ev, progress=False, smooth_sigma=2.0)
-    assert "evaluate" not in capsys.readouterr().err  # progress=False reaches both trainings
+    err = capsys.readouterr().err
+    assert "evaluate constant" not in err and "evaluate policy" not in err  # progress=False reaches both trainings
     assert (ev / "constant" / "summary.json").stat().st_mtime_ns != stamp
     assert s2["smooth_sigma"] == 2.0 and "speedup_smoothed" in s2
     # online: extra_config and the measured time ratio reach the records

@@ -30,7 +30,7 @@ def test_logged_speedups_are_those_of_the_saved_policy_on_each_split(tmp_path, c
     assert last["speedup_dev"] == pytest.approx(dev, rel=1e-6)
     assert last["auc_test_after"] == pytest.approx(pol["summary"]["auc_test"], rel=1e-5)
     assert last["auc_after"] == pytest.approx(pol["summary"]["auc"], rel=1e-5)
-    from learning_law.optimize import EVAL_FIELDS
+    from learning_law.selection import EVAL_FIELDS
 
     evals = dict(zip(EVAL_FIELDS, np.load(out / "outer_evals.npy")[-1]))
     assert evals["speedup_test"] == pytest.approx(test, rel=1e-6)
