@@ -2,11 +2,12 @@
 meta-gradients and seconds, side by side in one run.
 
     python benchmarks/search_convergence.py [--presets perceptron:cpu,perceptron:paper,lm:cpu]
-        [--rules auto,eg,apg] [--outer-steps N] [--max-seconds S] [--quick] [--out FILE]
+        [--rules auto,eg,apg,qn] [--outer-steps N] [--max-seconds S] [--quick] [--out FILE]
 
 For each preset (validation split removed: the search objective is all that is measured) and each rule of
 :mod:`learning_law.search` (``auto``: row-normalised exponentiated gradient, the default; ``eg``: one step
-for the whole policy, the default before; ``apg``: accelerated projected gradient), the search runs from
+for the whole policy, the default before; ``apg``: accelerated projected gradient; ``qn``, only with
+``--rules``: a quasi-Newton candidate in the mirror coordinates, :func:`qn_step_rule`), the search runs from
 the constant policy for ``--outer-steps`` outer steps (or ``--max-seconds``, whichever ends first),
 logging after every step the dev AUC, the run-level KKT residual of the policy the step started from
 (:func:`theory.certificate.kkt_residual`, from the meta-gradient the step takes anyway), meta-gradients,
@@ -93,6 +94,109 @@ def run_rule(task, inner, rule: str, steps: int, max_seconds: float) -> dict:
     return {"rule": rule, "stop": stop, "log": log, "gamma": np.asarray(st.gamma)}
 
 
+def qn_step_rule(memory: int = 10, floor: float = 0.01):
+    """A candidate measured here only, not a library rule: limited-memory BFGS (Nocedal 1980; two-loop
+    recursion, Nocedal & Wright Alg. 7.4) on the softmax logits u of every row, gamma_t = softmax(u_t), with
+    the initial inverse Hessian gamma_k diag(1 / max(x, floor / N)) (the first direction is then
+    exponentiated gradient's; the floor keeps 1 / x finite near exact zeros), gamma_k = s.y / (y D y) from
+    the last pair, pairs kept only when s.y > 0, and Armijo backtracking from a = 1 (the first step: a = 1
+    / max |centred gradient|). Monotone like the library's rules; its state (m pairs of [T, N] arrays) is
+    what a checkpoint would have to carry. Returns ``(init, step)`` acting on a dict state."""
+    def init(vg, g0):
+        f0, g = vg(g0)
+        x = np.asarray(g0, np.float64)
+        return {"x": x, "u": np.log(x), "f": float(f0), "g": np.asarray(g, np.float64), "mem": [], "first": True}
+
+    def step(state, value, vg):
+        x, u, fx, g, mem = state["x"], state["u"], state["f"], state["g"], state["mem"]
+        n = x.shape[1]
+        gc = g - (x * g).sum(1, keepdims=True)
+        gu = x * gc
+        kkt = float(kkt_residual(x, g)[1])
+        d_inv = 1.0 / np.maximum(x, floor / n)
+        q, alphas = gu.copy(), []
+        for s_, y_, rho in reversed(mem):
+            al = rho * np.vdot(s_, q)
+            alphas.append(al)
+            q -= al * y_
+        if mem:
+            s_, y_, _ = mem[-1]
+            scale = np.vdot(s_, y_) / np.vdot(y_, d_inv * y_)
+        else:
+            scale = 1.0 / max(np.abs(gc).max(), 1e-30)
+        r = scale * d_inv * q
+        for (s_, y_, rho), al in zip(mem, reversed(alphas)):
+            r += s_ * (al - rho * np.vdot(y_, r))
+        d = -r
+        slope = float(np.vdot(gu, d))
+        if not slope < 0:  # not a descent direction: drop the memory, take the gradient's
+            mem.clear()
+            d, slope = -scale * d_inv * gu, float(np.vdot(gu, -scale * d_inv * gu))
+        a, trials = 1.0, 0
+        while trials < S.MAX_TRIALS:
+            trials += 1
+            un = u + a * d
+            z = np.exp(un - un.max(1, keepdims=True))
+            xn = z / z.sum(1, keepdims=True)
+            fn = float(value(jnp.asarray(xn, jnp.float32))[0])
+            if math.isfinite(fn) and fn <= fx + S.ARMIJO * a * slope:
+                break
+            a *= 0.5
+        else:
+            return state, {"kkt": kkt, "stop": S.STALLED if kkt > S.STALL_KKT else S.STATIONARY}
+        f_new, g_new = vg(jnp.asarray(xn, jnp.float32))
+        g_new = np.asarray(g_new, np.float64)
+        gu_new = xn * (g_new - (xn * g_new).sum(1, keepdims=True))
+        s_, y_ = un - u, gu_new - gu
+        sy = float(np.vdot(s_, y_))
+        if sy > 1e-12 * math.sqrt(float(np.vdot(s_, s_)) * float(np.vdot(y_, y_))):
+            mem.append((s_, y_, 1.0 / sy))
+            del mem[:-memory]
+        return ({"x": xn, "u": un - un.max(1, keepdims=True), "f": float(f_new), "g": g_new, "mem": mem},
+                {"kkt": kkt, "stop": None})
+
+    return init, step
+
+
+def run_qn(task, inner, steps: int, max_seconds: float) -> dict:
+    """:func:`qn_step_rule` from the constant policy, logged as :func:`run_rule` logs."""
+    etas = jnp.asarray(lr_schedule(inner.steps, inner.lr, inner.warmup_steps))
+    f, p0, train, dev = task.per_example_loss, task.init_params, task.train, task.dev
+    vg_c = jax.jit(lambda g: auc_and_grad(f, p0, train, dev, g, etas))
+    fw_c = jax.jit(lambda g: auc_of_policy(f, p0, train, dev, g, etas))
+    count = {"vg": 0, "fwd": 0}
+
+    def vg(g):
+        count["vg"] += 1
+        return vg_c(g)
+
+    def value(g):
+        count["fwd"] += 1
+        return fw_c(g), None
+
+    g0 = jnp.asarray(P.constant(inner.steps, task.n_train))
+    B.block(vg_c(g0))
+    B.block(fw_c(g0))
+    init, step = qn_step_rule()
+    t0 = time.perf_counter()
+    st = init(vg, g0)
+    log, stop = [], "outer steps"
+    for k in range(steps):
+        auc = st["f"]
+        st, info = step(st, value, vg)
+        log.append({"outer_step": k, "auc": auc, "kkt": info["kkt"], "meta_gradients": count["vg"],
+                    "forward_runs": count["fwd"], "seconds": round(time.perf_counter() - t0, 3)})
+        if info["stop"]:
+            stop = info["stop"]
+            break
+        if time.perf_counter() - t0 > max_seconds:
+            stop = "max seconds"
+            break
+    log.append({"outer_step": len(log), "auc": st["f"], "kkt": math.nan, "meta_gradients": count["vg"],
+                "forward_runs": count["fwd"], "seconds": round(time.perf_counter() - t0, 3)})
+    return {"rule": "qn", "stop": stop, "log": log, "gamma": np.asarray(st["x"], np.float32)}
+
+
 def float64_check(task, inner, gamma: np.ndarray) -> dict:
     """The residual of ``gamma`` from a float32 and a float64 meta-gradient, and by rows: is precision the
     floor, and which rows hold the gap?"""
@@ -150,9 +254,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-seconds", type=float, default=900.0, help="per preset and rule (default 900)")
     args = ap.parse_args(argv)
     rules = [r.strip() for r in args.rules.split(",") if r.strip()]
-    bad = [r for r in rules if r not in S.STEP_RULES]
+    bad = [r for r in rules if r not in S.STEP_RULES and r != "qn"]
     if bad:
-        ap.error(f"--rules {bad} is invalid: allowed {sorted(S.STEP_RULES)}")
+        ap.error(f"--rules {bad} is invalid: allowed {sorted(S.STEP_RULES)} and qn (a candidate measured here)")
     if "lm:cpu" in args.presets:
         B.lm_xla_flags()
     results = []
@@ -161,7 +265,8 @@ def main(argv=None) -> int:
         steps = args.outer_steps or (10 if args.quick else DEFAULT_STEPS.get(spec, 300))
         runs = []
         for rule in rules:
-            run = run_rule(task, inner, rule, steps, args.max_seconds)
+            run = (run_qn(task, inner, steps, args.max_seconds) if rule == "qn" else
+                   run_rule(task, inner, rule, steps, args.max_seconds))
             if name == "perceptron":
                 run["float64"] = float64_check(task, inner, run["gamma"])
             del run["gamma"]

@@ -310,9 +310,11 @@ def cmd_optimize(args) -> int:
                  extra_config={"preset": preset.name}, on_metrics=on_metrics)
     if finish is not None:
         finish(out)
-    print(f"optimised {s['outer_steps']} outer steps in {s['wall_time_s']:.1f} s "
-          f"({s['seconds_per_outer_step']} s/step): AUC {s['auc_constant']} -> {s['auc_final']:.5f}; "
-          f"policy: {out}/gamma.npy")
+    kkt = s.get("kkt_residual_last")
+    print(f"optimised {s['outer_steps_run']} of {s['outer_steps']} outer steps ({s['stop_reason']}) in "
+          f"{s['wall_time_s']:.1f} s ({s['seconds_per_outer_step']} s/step): AUC {s['auc_constant']:.5f} -> "
+          f"{s['auc_final']:.5f}" + (f", KKT residual {kkt:.3f}" if kkt is not None else "")
+          + f"; policy: {out}/gamma.npy")
     return 0
 
 
