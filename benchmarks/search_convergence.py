@@ -3,6 +3,7 @@ meta-gradients and seconds, side by side in one run.
 
     python benchmarks/search_convergence.py [--presets perceptron:cpu,perceptron:paper,lm:cpu]
         [--rules auto,eg,apg,qn] [--outer-steps N] [--max-seconds S] [--quick] [--out FILE]
+    python benchmarks/search_convergence.py --report FILE [FILE ...]   # the tables of earlier runs
 
 For each preset (validation split removed: the search objective is all that is measured) and each rule of
 :mod:`learning_law.search` (``auto``: row-normalised exponentiated gradient, the default; ``eg``: one step
@@ -228,6 +229,26 @@ def to_reach(log: list[dict], target: float) -> int | None:
     return next((r["meta_gradients"] for r in log if r["auc"] <= target), None)
 
 
+def reach_lines(results: list[dict]) -> list[str]:
+    """Per preset, a markdown table: the meta-gradients each rule needs to reach the AUC the reference
+    rule has after 10%, 30%, 50% and 100% of its outer steps."""
+    out = []
+    for res in results:
+        ref = next(r for r in res["runs"] if r["rule"] == res["reference"])
+        n = len(ref["log"]) - 1
+        marks = sorted({max(1, round(n * q)) for q in (0.1, 0.3, 0.5, 1.0)})
+        targets = [(m, ref["log"][m]["auc"]) for m in marks]
+        out += [f"{res['preset']}: meta-gradients to reach {ref['rule']}'s dev AUC after m meta-gradients",
+                "| rule | " + " | ".join(f"{t:.5f} (m = {m})" for m, t in targets) + " | final AUC | best KKT |",
+                "| --- " * (len(targets) + 3) + "|"]
+        for run in res["runs"]:
+            cells = [str(to_reach(run["log"], t) or "not reached") for _, t in targets]
+            best = np.nanmin([np.nan if r["kkt"] is None else r["kkt"] for r in run["log"]])
+            out.append(f"| {run['rule']} | " + " | ".join(cells) + f" | {run['log'][-1]['auc']:.5f} | {best:.3f} |")
+        out.append("")
+    return out
+
+
 def figure(results: list[dict], stem: Path) -> list[str]:
     from plots.common import new_figure, save
 
@@ -252,7 +273,18 @@ def main(argv=None) -> int:
     ap.add_argument("--rules", default="auto,eg,apg")
     ap.add_argument("--outer-steps", type=int, default=None, help="per preset (default: 1000 cpu, 300 paper, 24 lm)")
     ap.add_argument("--max-seconds", type=float, default=900.0, help="per preset and rule (default 900)")
+    ap.add_argument("--report", nargs="+", default=None, metavar="JSON",
+                    help="print the tables of earlier results files (their runs merged by preset) and stop")
     args = ap.parse_args(argv)
+    if args.report:
+        import json
+
+        merged: dict = {}
+        for path in args.report:
+            for res in json.loads(Path(path).read_text())["results"]:
+                merged.setdefault(res["preset"], {**res, "runs": []})["runs"] += res["runs"]
+        print("\n".join(reach_lines(list(merged.values()))))
+        return 0
     rules = [r.strip() for r in args.rules.split(",") if r.strip()]
     bad = [r for r in rules if r not in S.STEP_RULES and r != "qn"]
     if bad:
@@ -296,6 +328,7 @@ def main(argv=None) -> int:
                       f"{f64['centred_gradient_rel_error']:.1e}; by rows: "
                       + ", ".join(f"t {p['rows']}: residual {p['median_residual']:.2f}, {100 * p['share_of_gap']:.0f}% of gap"
                                   for p in f64["by_rows"]), flush=True)
+    print("\n".join(reach_lines(results)))
     out = B.write_result("search_convergence", args, {"results": results})
     print("\n".join(figure(results, out.with_suffix(""))))
     return 0
