@@ -2,12 +2,13 @@
 meta-gradients and seconds, side by side in one run.
 
     python benchmarks/search_convergence.py [--presets perceptron:cpu,perceptron:paper,lm:cpu]
-        [--rules auto,eg,apg,qn] [--outer-steps N] [--max-seconds S] [--quick] [--out FILE]
+        [--rules auto,eg,rows,apg,qn] [--outer-steps N] [--max-seconds S] [--quick] [--out FILE]
     python benchmarks/search_convergence.py --report FILE [FILE ...]   # the tables of earlier runs
 
 For each preset (validation split removed: the search objective is all that is measured) and each rule of
-:mod:`learning_law.search` (``auto``: row-normalised exponentiated gradient, the default; ``eg``: one step
-for the whole policy, the default before; ``apg``: accelerated projected gradient; ``qn``, only with
+:mod:`learning_law.search` (``auto``, the default: ``eg`` until it stalls, then ``rows``; ``eg``: exponentiated
+gradient, one step for the whole policy; ``rows``: each row's step normalised; ``apg``: accelerated projected
+gradient; ``qn``, only with
 ``--rules``: a quasi-Newton candidate in the mirror coordinates, :func:`qn_step_rule`), the search runs from
 the constant policy for ``--outer-steps`` outer steps (or ``--max-seconds``, whichever ends first),
 logging after every step the dev AUC, the run-level KKT residual of the policy the step started from
@@ -270,7 +271,7 @@ def figure(results: list[dict], stem: Path) -> list[str]:
 def main(argv=None) -> int:
     ap = B.parser(__doc__.split("\n\n")[0])
     ap.add_argument("--presets", default="perceptron:cpu,perceptron:paper,lm:cpu")
-    ap.add_argument("--rules", default="auto,eg,apg")
+    ap.add_argument("--rules", default="auto,eg,rows,apg")
     ap.add_argument("--outer-steps", type=int, default=None, help="per preset (default: 1000 cpu, 300 paper, 24 lm)")
     ap.add_argument("--max-seconds", type=float, default=900.0, help="per preset and rule (default 900)")
     ap.add_argument("--report", nargs="+", default=None, metavar="JSON",

@@ -15,10 +15,12 @@ CLOSE = 0.2  # a number of ours is "close" to the paper's within this relative d
 def search_text(outer: C.OuterConfig) -> str:
     """One phrase naming a search and its step."""
     if outer.search == "auto":
-        return ("the default search (`auto`: exponentiated gradient with each row's step normalised, and "
-                "backtracking; no step to set)")
+        return ("the default search (`auto`: exponentiated gradient with backtracking, one step for the whole "
+                "policy until that stalls, then each row's step normalised; no step to set)")
     if outer.search == "eg":
         return "the `eg` search (exponentiated gradient, one step for the whole policy, backtracking; no step to set)"
+    if outer.search == "rows":
+        return "the `rows` search (exponentiated gradient, each row's step normalised, backtracking; no step to set)"
     if outer.search == "apg":
         return "the `apg` search (monotone accelerated projected gradient with backtracking, no step to set)"
     return f"a fixed outer lr {outer.outer_lr:g} ({outer.schedule})"

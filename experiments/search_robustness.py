@@ -107,6 +107,7 @@ def run_one(task, p: C.Preset, inner: C.InnerConfig, outer: C.OuterConfig, folde
             "auc_test_constant": ev["auc_test_constant"], "auc_test_policy": ev["auc_test_policy"],
             "auc_constant": opt["auc_constant"], "auc_selected": opt["auc_final"], "auc_last": opt["auc_last"],
             "selected_outer_step": opt["selected_outer_step"], "outer_steps_run": ran,
+            "switched_to_rows": opt.get("switched_to_rows"),
             "stop_reason": opt["stop_reason"], "search_s": opt["wall_time_s"],
             "kkt_residual_last": opt.get("kkt_residual_last"),
             "s_per_outer_step": opt["seconds_per_outer_step"], "forward_trials": opt["forward_trials"],
@@ -126,7 +127,7 @@ def reused_rows(path: Path | None, setting: str) -> list[dict]:
     rows = []
     for row in old["runs"] if old else []:
         row = dict(row, reused_from=str(path))
-        if row["search"] == "auto" and "kkt_residual_last" not in row and not row.get("rule_named"):
+        if row["search"] == "auto" and "kkt_residual_last" not in row and not row.get("rule_named"):  # pre-12-02
             row.update(search="eg", rule_named="auto when it ran")
         rows.append(row)
     return rows
@@ -164,14 +165,15 @@ def report(results: list[dict], command: str) -> str:
     lines = ["| setting | fixed outer lr: test speed-up | best fixed | default search: test speed-up | default / best "
              "| test AUC: constant, best fixed, default | seconds: best fixed, default | default: steps run "
              "(accepted), rejected trials | s per step: fixed, default (per accepted) | ended above start "
-             "| apg: test speed-up, / best fixed | eg: test speed-up, / best fixed |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    verdicts, apg_verdicts, eg_verdicts = [], [], []
+             "| apg: test speed-up, / best fixed | eg: test speed-up, / best fixed | rows: test speed-up, / best fixed |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    verdicts, apg_verdicts, eg_verdicts, rows_verdicts = [], [], [], []
     for r in results:
         fixed = [x for x in r["runs"] if x["search"] == "fixed"]
         auto = next(x for x in r["runs"] if x["search"] == "auto")
         apg = next((x for x in r["runs"] if x["search"] == "apg"), {})
         eg = next((x for x in r["runs"] if x["search"] == "eg"), {})
+        rows = next((x for x in r["runs"] if x["search"] == "rows"), {})
         ok = [x for x in fixed if "speedup_test" in x]
         sweep = ", ".join(f"{x['outer_lr']:g}: " + (f"{x['speedup_test']:.2f}x" if "speedup_test" in x else
                                                     "diverged") for x in fixed)
@@ -180,6 +182,8 @@ def report(results: list[dict], command: str) -> str:
         apg_ratio = apg["speedup_test"] / best["speedup_test"] if best and "speedup_test" in apg else None
         eg_ratio = eg["speedup_test"] / best["speedup_test"] if best and "speedup_test" in eg else None
         eg_verdicts.append(eg_ratio)
+        rows_ratio = rows["speedup_test"] / best["speedup_test"] if best and "speedup_test" in rows else None
+        rows_verdicts.append(rows_ratio)
         above = [f"{x['search']} {f(x['outer_lr'])}" for x in r["runs"] if x.get("ended_above_start")]
         last_above = [f"{f(x['outer_lr'])}" for x in fixed if x.get("last_above_start")]
         verdicts.append((r["setting"], ratio))
@@ -193,7 +197,8 @@ def report(results: list[dict], command: str) -> str:
             f"{f(auto.get('s_per_outer_step'))} | "
             f"{'**' + ', '.join(above) + '**' if above else 'none'}"
             f"{' (last policy above start, not returned: fixed ' + ', '.join(last_above) + ')' if last_above else ''} | "
-            f"{f(apg.get('speedup_test'))}, {f(apg_ratio, 3)} | {f(eg.get('speedup_test'))}, {f(eg_ratio, 3)} |")
+            f"{f(apg.get('speedup_test'))}, {f(apg_ratio, 3)} | {f(eg.get('speedup_test'))}, {f(eg_ratio, 3)} | "
+            f"{f(rows.get('speedup_test'))}, {f(rows_ratio, 3)} |")
     passed = [n for n, q in verdicts if q is not None and q >= 0.8]
     return f"""# Policy search robustness: the default search against a fixed-lr sweep
 
@@ -213,7 +218,7 @@ meta-gradient plus its trials' forward runs.
 
 Default search at >= 80% of the best fixed-lr test speed-up: {len(passed)} of {len(verdicts)} settings
 ({', '.join(f'{n} {q:.3f}' if q is not None else f'{n} n/a' for n, q in verdicts)}).
-The `apg` search beside it: {sum(q is not None and q >= 0.8 for q in apg_verdicts)} of {len(verdicts)}; `eg`: {sum(q is not None and q >= 0.8 for q in eg_verdicts)} of {len(verdicts)}.
+The `apg` search beside it: {sum(q is not None and q >= 0.8 for q in apg_verdicts)} of {len(verdicts)}; `eg`: {sum(q is not None and q >= 0.8 for q in eg_verdicts)} of {len(verdicts)}; `rows`: {sum(q is not None and q >= 0.8 for q in rows_verdicts)} of {len(verdicts)}.
 {_reuse_note(results)}
 
 Settings:

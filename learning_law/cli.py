@@ -34,11 +34,12 @@ HELP = {
     "steps": "T, inner steps", "lr": "eta, inner learning rate", "warmup_steps": "linear eta warm-up steps",
     "record_every": "stride of per-example records (train losses, contributions)",
     "outer_steps": "K, outer steps of the policy search (at most)",
-    "search": "auto: exponentiated gradient with each row's step normalised, found by backtracking; never raises "
-              "the AUC, nothing to tune | eg: the same with one step for the whole policy (the default before) | "
+    "search": "auto: exponentiated gradient with steps found by backtracking (never raises the AUC, nothing to "
+              "tune), one step for the whole policy until that stalls, then each row's step normalised | eg: the "
+              "first part only | rows: the second only | "
               "apg: the same guarantees, projected gradient with momentum (exact zeros in gamma) | fixed: the reference's "
               "--outer-lr and --schedule (given either, fixed is implied)",
-    "until_kkt": "auto/eg/apg: stop once the policy's run-level KKT residual (1: the constant policy, 0: a "
+    "until_kkt": "auto/eg/rows/apg: stop once the policy's run-level KKT residual (1: the constant policy, 0: a "
                  "first-order optimum; logged every outer step) is below this",
     "outer_lr": "fixed search: outer learning rate eps at step 0",
     "schedule": "fixed search: outer lr schedule, linear (to 0) or constant",

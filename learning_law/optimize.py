@@ -239,6 +239,10 @@ def optimize(
                             st.auc[k] = np.nan
                         break
                     st.step_size[k], st.trials[k] = info.alpha, info.trials
+                    if outer.search == "auto" and float(new.t_prev) == S.ROWS_MODE != float(auto.t_prev):
+                        print(f"\nnote: at outer step {k} one step for the whole policy stalled (its largest "
+                              "meta-gradient entries set it); the search goes on with each row's step normalised "
+                              "(summary.json switched_to_rows)", file=sys.stderr)
                     if (not collapsing and k and st.step_size[k] < SR.STEP_COLLAPSE * st.step_size[0]
                             and progress):
                         collapsing = True

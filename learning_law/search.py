@@ -4,24 +4,29 @@ step, and the reference's fixed step.
 All minimise the search objective :math:`F(\gamma)` (the dev AUC, :mod:`learning_law.metagrad`) over
 rows of gamma on the probability simplex, the first ``frozen_steps`` rows held at the constant policy.
 
-``auto`` (the default) -- exponentiated gradient (mirror descent with the entropy of each row; Kivinen &
-Warmuth 1997, Beck & Teboulle 2003) with a diagonal preconditioner, one scale per row, and Armijo
-backtracking (:func:`auto_step`). From the accepted policy x, with one meta-gradient :math:`g = \nabla F(x)`:
+``eg`` -- exponentiated gradient (mirror descent with the entropy of each row; Kivinen & Warmuth 1997,
+Beck & Teboulle 2003) with Armijo backtracking (:func:`eg_step`). From the accepted policy x, with one
+meta-gradient :math:`g = \nabla F(x)` and a direction d (``eg``: d = g):
 
 .. math::
-    d_{t,n} = \frac{g_{t,n} - x_t \cdot g_t}{\max_m |g_{t,m} - x_t \cdot g_t|}, \qquad
     z_{t,n} = \frac{x_{t,n}\, e^{-a d_{t,n}}}{\sum_m x_{t,m}\, e^{-a d_{t,m}}}, \qquad
     F(z) \le F(x) + c\, g \cdot (z - x) \quad \text{(else } a \leftarrow a/2\text{)},
 
-:math:`c = 10^{-4}`, the trial a the last accepted one doubled, the first one 1 (in every row the entry
-with the largest centred gradient changes by a factor e against the row's mean). d is a descent
-direction (:math:`g \cdot (z - x) < 0` for small a, since each row's scale is positive), so the Armijo
-test can always be met away from a stationary point. Why per row: the meta-gradient's rows differ by orders
-of magnitude (early steps, and an oscillating inner run's spikes), and one step for the whole policy is
-then set by its largest entries, so the other rows barely move or the step collapses (``eg``).
+:math:`c = 10^{-4}`, the trial a the last accepted one doubled, the first one making the largest centred
+entry of g times a equal to 1 (that weight changes by a factor e against its row).
 
-``eg`` -- the same with :math:`d = g` (one step a for the whole policy; the default until 2026-12;
-its first trial makes the largest centred entry times a equal to 1).
+``rows`` -- the same with a diagonal preconditioner, one scale per row (:func:`rows_step`):
+:math:`d_{t,n} = (g_{t,n} - x_t \cdot g_t) / \max_m |g_{t,m} - x_t \cdot g_t|` (:func:`row_direction`),
+a dimensionless, still descent direction, first trial a = 1. One step for the whole policy is set by the
+meta-gradient's largest entries (the first inner steps, or the spikes of an inner run that oscillates), so
+under ``eg`` the other rows barely move or the step collapses; ``rows`` moves every row by the same
+relative amount.
+
+``auto`` (the default) -- ``eg`` until it stalls, then ``rows`` for the rest of the search
+(:func:`auto_step`). Chosen by measurement (``python -m experiments.search_robustness``): against the best
+of a fixed-step sweep, ``eg`` reaches 80% of its test speed-up in 8 of 8 settings and ``rows`` in 7 (it
+fits the dev split further, which under Adam does not carry to test); on an inner run that oscillates,
+``eg`` stalls at once and ``rows`` does not (tests/test_search_stops.py).
 
 ``apg`` -- monotone accelerated projected gradient (MFISTA, Beck & Teboulle 2009, Sec. V) with
 backtracking on the step and a restart of the momentum whenever it fails to lower F (O'Donoghue &
@@ -42,10 +47,9 @@ quadratic bound, which an inner loop under Adam never meets. It gives exact zero
 :math:`\gamma \leftarrow \Pi(\gamma - \epsilon_k \nabla F)`, :math:`\epsilon_k` from ``--outer-lr`` and
 ``--schedule``; its good values differ by orders of magnitude between settings.
 
-What ``auto``, ``eg`` and ``apg`` guarantee:
+What ``auto``, ``eg``, ``rows`` and ``apg`` guarantee:
 
-- *nothing to tune*: the scale of F cancels (``auto``'s a is dimensionless; ``eg``'s and ``apg``'s scale
-  as 1/F), so multiplying the objective by 1000 gives the same trajectory (tests/test_search.py);
+- *nothing to tune*: the scale of F cancels (``rows``' a is dimensionless; the others' scale as 1/F), so multiplying the objective by 1000 gives the same trajectory (tests/test_search.py);
 - *monotone*: the policy returned never moves to a point with a larger F (a NaN trial counts as larger);
 - *cheap*: a trial costs one forward run of the inner training; the meta-gradient is taken once per
   outer step, and the certificate (the run-level KKT residual, :func:`kkt_total`) is computed from it at
@@ -179,7 +183,7 @@ def _eg_trial(x: Array, grad: Array, a: Array, frozen_steps: Array, direction: A
 
 @jax.jit
 def row_direction(x: Array, grad: Array) -> Array:
-    r"""The default search's direction: each row's gradient centred at its weighted mean and divided by
+    r"""The ``rows`` search's direction: each row's gradient centred at its weighted mean and divided by
     its largest entry, :math:`d_{t,n} = (g_{t,n} - x_t \cdot g_t) / \max_m |g_{t,m} - x_t \cdot g_t|` (0 for a
     row whose gradient is constant: frozen or exactly stationary). Dimensionless, so a step a changes the
     entry of row t with the largest centred gradient by a factor :math:`e^{\pm a}` against the row's mean
@@ -215,16 +219,15 @@ def auto_init(value_and_grad: Callable[[Array], tuple[Array, Array]], gamma: Arr
               rule: str = "auto") -> AutoState:
     """The state at the starting policy: its F and the first trial step (from its gradient).
 
-    ``rule``: ``auto`` (exponentiated gradient with each row's step normalised, :func:`auto_step`; its
-    first trial step is 1), ``eg`` (one step for the whole policy, :func:`eg_step`) or ``apg``
-    (:func:`apg_step`)."""
+    ``rule``: ``auto`` (:func:`auto_step`), ``eg`` (:func:`eg_step`), ``rows`` (:func:`rows_step`; its first
+    trial step is 1) or ``apg`` (:func:`apg_step`)."""
     if rule not in STEP_RULES:
         raise ValueError(f"rule={rule!r} is invalid: allowed {sorted(STEP_RULES)}")
     auc, grad = value_and_grad(gamma)
-    if rule == "auto":
+    if rule == "rows":
         alpha = 1.0 / GROW
     else:
-        first = _first_alpha_eg if rule == "eg" else _first_alpha
+        first = _first_alpha_eg if rule in ("auto", "eg") else _first_alpha
         alpha = first(gamma, masked_grad(grad, frozen_steps)) / GROW
     one = jnp.float32(1.0)
     return AutoState(gamma, auc, gamma, gamma, one, one, jnp.float32(alpha))
@@ -314,11 +317,11 @@ def apg_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
 def eg_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
             value_and_grad: Callable[[Array], tuple[Array, Array]], frozen_steps: int, *,
             rows: bool = False, stop_below: float = -1.0) -> tuple[AutoState, StepInfo]:
-    r"""One outer step of exponentiated gradient with Armijo backtracking (``eg``; ``rows=True``: ``auto``).
+    r"""One outer step of exponentiated gradient with Armijo backtracking (``eg``; ``rows=True``: ``rows``).
 
     The same contract as :func:`apg_step` (whose state it uses, with ``z = prev = gamma`` and ``t = 1``):
     one meta-gradient at the accepted policy x, then trials :math:`z \propto x\,e^{-a d}` row by row with
-    :math:`d = \nabla F(x)` (``eg``) or :func:`row_direction` (``auto``), from the last accepted ``a`` times
+    :math:`d = \nabla F(x)` (``eg``) or :func:`row_direction` (``rows``), from the last accepted ``a`` times
     :data:`GROW`, halved until Armijo's condition :math:`F(z) \le F(x) + c\,\nabla F(x) \cdot (z - x)`
     holds (so F never rises; a NaN trial fails it).
 
@@ -355,12 +358,39 @@ def eg_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
     return state, StepInfo(False, True, MAX_TRIALS, a, 0.0, kkt=kkt, reason=_failed(kkt))
 
 
-def auto_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
+def rows_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
               value_and_grad: Callable[[Array], tuple[Array, Array]], frozen_steps: int, *,
               stop_below: float = -1.0) -> tuple[AutoState, StepInfo]:
-    """One outer step of the default search: :func:`eg_step` with each row's step normalised
-    (:func:`row_direction`; module docstring)."""
+    """One outer step of ``rows``: :func:`eg_step` with each row's step normalised (:func:`row_direction`)."""
     return eg_step(state, value, value_and_grad, frozen_steps, rows=True, stop_below=stop_below)
 
 
-STEP_RULES = {"auto": auto_step, "eg": eg_step, "apg": apg_step}  # search name -> its outer step
+ROWS_MODE = 2.0  # AutoState.t_prev of an ``auto`` search that has switched to row-normalised steps (else 1)
+
+
+def auto_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
+              value_and_grad: Callable[[Array], tuple[Array, Array]], frozen_steps: int, *,
+              stop_below: float = -1.0) -> tuple[AutoState, StepInfo]:
+    """One outer step of the default search: :func:`eg_step` until it stalls, then :func:`rows_step` from the
+    unit step a = 1 for the rest of the search (module docstring). The switch is kept in the state
+    (``t_prev`` = :data:`ROWS_MODE`), so a resume continues in the same mode; the meta-gradient of the step
+    that stalled is reused, so the switch costs forward runs only."""
+    if float(state.t_prev) == ROWS_MODE:
+        new, info = rows_step(state, value, value_and_grad, frozen_steps, stop_below=stop_below)
+        return new._replace(t_prev=jnp.float32(ROWS_MODE)), info
+    memo: dict = {}
+
+    def once(gamma):
+        if memo.get("gamma") is not gamma:
+            memo.update(gamma=gamma, out=value_and_grad(gamma))
+        return memo["out"]
+
+    new, info = eg_step(state, value, once, frozen_steps, stop_below=stop_below)
+    if info.reason != STALLED:
+        return new, info
+    switched = state._replace(alpha=jnp.float32(1.0 / GROW), t_prev=jnp.float32(ROWS_MODE))
+    new, rinfo = rows_step(switched, value, once, frozen_steps, stop_below=stop_below)
+    return new._replace(t_prev=jnp.float32(ROWS_MODE)), rinfo._replace(trials=info.trials + rinfo.trials)
+
+
+STEP_RULES = {"auto": auto_step, "eg": eg_step, "rows": rows_step, "apg": apg_step}  # search name -> its outer step

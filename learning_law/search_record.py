@@ -137,6 +137,7 @@ def finish(task, inner, outer, out, st: SearchState, etas, opt, value, val, wall
         "zero_weight_share": float(np.mean(gamma == 0)),
         "kkt_residual_last": _num(kkts[-1]) if kkts.size else None,
         "until_kkt": outer.until_kkt,
+        "switched_to_rows": bool(st.scalars[2] == S.ROWS_MODE) if outer.search == "auto" else None,
         "dev_loss_rises_constant": dev_rises(const_curves[0]) if const_curves is not None else None,
         **{f"final_{name}": _num(v) for name, v in zip(EVAL_FIELDS, row)},
         **({f"selected_{name}": _num(v) for name, v in zip(EVAL_FIELDS, st.evals[sel - 1])} if sel else {}),

@@ -54,7 +54,7 @@ def test_objective_times_1000_gives_the_same_policy(rule):
         st2, a2, i2 = _run(*_perceptron(1000.0, jnp.float64), steps=8, rule=rule)
     assert [i.trials for i in i1] == [i.trials for i in i2]
     np.testing.assert_allclose(np.array(a2) / 1000.0, a1, rtol=1e-6)
-    unit = 1.0 if rule == "auto" else 1000.0  # auto's step is dimensionless (row_direction); the others' 1 / F
+    unit = 1.0 if rule == "rows" else 1000.0  # rows' step is dimensionless (row_direction); the others' 1 / F
     np.testing.assert_allclose(np.array([i.alpha for i in i2]) * unit, [i.alpha for i in i1], rtol=1e-6)
     np.testing.assert_allclose(np.asarray(st2.gamma), np.asarray(st1.gamma), atol=1e-6)
     assert a1[-1] < 0.9 * a1[0]  # and it did move
@@ -96,7 +96,7 @@ def test_nan_trial_counts_as_a_rise(rule):
     assert info.moved and info.trials > 1 and np.isfinite(float(st.auc))
 
 
-@pytest.mark.parametrize("rule, atol", [("apg", 1e-4), ("auto", 1e-3), ("eg", 1e-3)])
+@pytest.mark.parametrize("rule, atol", [("apg", 1e-4), ("auto", 1e-3), ("eg", 1e-3), ("rows", 1e-3)])
 def test_converges_to_the_projection_and_then_reports_stationary(rule, atol):
     """min ||gamma - c||^2 over row simplices has the closed-form solution Proj(c), computed independently.
 
@@ -116,7 +116,7 @@ def test_converges_to_the_projection_and_then_reports_stationary(rule, atol):
     f = lambda g: 0.5 * jnp.sum((g - cj) ** 2)  # noqa: E731
     vg = jax.jit(jax.value_and_grad(f))
     st = S.auto_init(vg, jnp.full((5, 7), 1 / 7, jnp.float32), 0, rule)
-    for k in range(600):  # auto: about 360 (its normalised direction needs the backtracking to shrink a)
+    for k in range(600):  # rows: about 360 (its normalised direction needs the backtracking to shrink a)
         st, info = S.STEP_RULES[rule](st, lambda g: (f(g), None), vg, 0)
         if info.stationary:
             break
@@ -208,7 +208,7 @@ def test_row_direction_is_each_rows_centred_gradient_over_its_largest_entry():
 
 def test_a_spike_in_one_row_does_not_freeze_the_others():
     # F = sum_t s_t ||gamma_t - p_t||^2 / 2 with row 0 a million times stiffer: ``eg``'s one step is set by
-    # row 0, so after 10 steps rows 1-3 have barely moved; ``auto`` normalises each row and moves them all
+    # row 0, so after 10 steps rows 1-3 have barely moved; ``rows`` normalises each row and moves them all
     # to within a fraction of their start's distance. Both are monotone.
     rng = np.random.default_rng(5)
     p = jnp.asarray(rng.dirichlet(np.ones(6), size=4), jnp.float32)
@@ -218,11 +218,11 @@ def test_a_spike_in_one_row_does_not_freeze_the_others():
     g0 = jnp.full((4, 6), 1 / 6, jnp.float32)
     start = np.linalg.norm(np.asarray(g0 - p)[1:])
     left = {}
-    for rule in ("eg", "auto"):
+    for rule in ("eg", "rows"):
         st, aucs, _ = _run(vg, lambda g: (f(g), None), g0, steps=10, rule=rule)
         assert all(b <= a for a, b in zip(aucs, aucs[1:]))
         left[rule] = np.linalg.norm(np.asarray(st.gamma - p)[1:]) / start
-    assert left["eg"] > 0.9 and left["auto"] < 0.3, left
+    assert left["eg"] > 0.9 and left["rows"] < 0.3, left
 
 
 def test_no_passing_trial_with_a_large_gap_is_a_stall_not_a_stationary_point():
@@ -247,3 +247,19 @@ def test_stop_below_returns_the_policy_with_its_certificate(rule):
     st2, info = S.STEP_RULES[rule](st, value, vg, 0, stop_below=2.0)  # the constant policy's residual is 1
     assert info.stationary and info.reason == S.CERTIFIED and info.trials == 0
     assert st2 is st and 0.99 < info.kkt <= 1.0 + 1e-6
+
+
+def test_auto_is_eg_until_a_stall_then_rows_and_the_switch_survives_in_the_state():
+    # Until eg stalls, auto's trajectory is eg's bit for bit; a "gradient" that no eg step can follow (F
+    # rises along it, but falls along the row-normalised direction) makes auto switch, and the mode is kept.
+    vg, value, g0 = _perceptron()
+    st_eg, a_eg, _ = _run(vg, value, g0, steps=4, rule="eg")
+    st_auto, a_auto, infos = _run(vg, value, g0, steps=4, rule="auto")
+    np.testing.assert_array_equal(np.asarray(st_auto.gamma), np.asarray(st_eg.gamma))
+    assert a_auto == a_eg and float(st_auto.t_prev) == 1.0
+    # In rows mode (kept in t_prev, so a resume keeps it) auto takes exactly the rows step.
+    rows_state = st_auto._replace(alpha=jnp.float32(1.0 / S.GROW), t_prev=jnp.float32(S.ROWS_MODE))
+    got, _ = S.auto_step(rows_state, value, vg, 0)
+    want, _ = S.rows_step(rows_state, value, vg, 0)
+    np.testing.assert_array_equal(np.asarray(got.gamma), np.asarray(want.gamma))
+    assert float(got.t_prev) == S.ROWS_MODE

@@ -71,5 +71,5 @@ def test_an_oscillating_inner_run_stalls_eg_loudly_and_not_the_default_search(tm
     assert "oscillates" in stall["message"] and "--lr" in stall["message"]
     assert "STALLED" in capsys.readouterr().err  # said even with progress=False
     auto = optimize(task, inner, C.OuterConfig(outer_steps=14, eval_every=7), tmp_path / "auto", progress=False)
-    assert auto["search"] == "auto" and auto["stop_reason"] != "stalled"
+    assert auto["search"] == "auto" and auto["stop_reason"] != "stalled" and auto["switched_to_rows"] is True
     assert auto["auc_final"] < 0.95 * auto["auc_constant"], auto["auc_final"] / auto["auc_constant"]
