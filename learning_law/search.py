@@ -26,7 +26,7 @@ relative amount.
 (:func:`auto_step`). Chosen by measurement (``python -m experiments.search_robustness``): against the best
 of a fixed-step sweep, ``eg`` reaches 80% of its test speed-up in 8 of 8 settings and ``rows`` in 7 (it
 fits the dev split further, which under Adam does not carry to test); on an inner run that oscillates,
-``eg`` stalls at once and ``rows`` does not (tests/test_search_stops.py).
+``eg`` stalls within a few outer steps and ``rows`` does not (tests/test_search_stops.py).
 
 ``apg`` -- monotone accelerated projected gradient (MFISTA, Beck & Teboulle 2009, Sec. V) with
 backtracking on the step and a restart of the momentum whenever it fails to lower F (O'Donoghue &
