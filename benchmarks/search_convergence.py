@@ -57,8 +57,9 @@ def _task(spec: str, quick: bool):
     return name, build_task(name, dataclasses.replace(p.task, **changes)), inner
 
 
-def run_rule(task, inner, rule: str, steps: int, max_seconds: float) -> dict:
-    """One search from the constant policy; its log and last policy."""
+def counted_objective(task, inner):
+    """(vg, value, count, g0): the compiled meta-gradient and forward run, each counting its calls in
+    ``count``, and the constant policy, both programs compiled before any clock starts."""
     etas = jnp.asarray(lr_schedule(inner.steps, inner.lr, inner.warmup_steps))
     f, p0, train, dev = task.per_example_loss, task.init_params, task.train, task.dev
     vg_c = jax.jit(lambda g: auc_and_grad(f, p0, train, dev, g, etas))
@@ -75,7 +76,13 @@ def run_rule(task, inner, rule: str, steps: int, max_seconds: float) -> dict:
 
     g0 = jnp.asarray(P.constant(inner.steps, task.n_train))
     B.block(vg_c(g0))
-    B.block(fw_c(g0))  # compiled before the clock starts
+    B.block(fw_c(g0))
+    return vg, value, count, g0
+
+
+def run_rule(task, inner, rule: str, steps: int, max_seconds: float) -> dict:
+    """One search from the constant policy; its log and last policy."""
+    vg, value, count, g0 = counted_objective(task, inner)
     t0 = time.perf_counter()
     wrapped = S.reuse_first(vg)
     st = S.auto_init(wrapped, g0, 0, rule)
@@ -162,23 +169,7 @@ def qn_step_rule(memory: int = 10, floor: float = 0.01):
 
 def run_qn(task, inner, steps: int, max_seconds: float) -> dict:
     """:func:`qn_step_rule` from the constant policy, logged as :func:`run_rule` logs."""
-    etas = jnp.asarray(lr_schedule(inner.steps, inner.lr, inner.warmup_steps))
-    f, p0, train, dev = task.per_example_loss, task.init_params, task.train, task.dev
-    vg_c = jax.jit(lambda g: auc_and_grad(f, p0, train, dev, g, etas))
-    fw_c = jax.jit(lambda g: auc_of_policy(f, p0, train, dev, g, etas))
-    count = {"vg": 0, "fwd": 0}
-
-    def vg(g):
-        count["vg"] += 1
-        return vg_c(g)
-
-    def value(g):
-        count["fwd"] += 1
-        return fw_c(g), None
-
-    g0 = jnp.asarray(P.constant(inner.steps, task.n_train))
-    B.block(vg_c(g0))
-    B.block(fw_c(g0))
+    vg, value, count, g0 = counted_objective(task, inner)
     init, step = qn_step_rule()
     t0 = time.perf_counter()
     st = init(vg, g0)

@@ -251,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse", default=None, help="an earlier results.json: its rows of the searches not run are kept")
     args = ap.parse_args(argv)
     searches = tuple(x.strip() for x in args.searches.split(",") if x.strip())
+    if args.reuse and not Path(args.reuse).is_file():
+        print(f"search_robustness: error: reuse={args.reuse!r} is invalid: allowed an existing results.json",
+              file=sys.stderr)
+        return 2
     if not searches or any(x not in ("fixed", *C.BACKTRACKING) for x in searches):
         print(f"search_robustness: error: searches={args.searches!r} is invalid: allowed fixed, "
               + ", ".join(C.BACKTRACKING), file=sys.stderr)
