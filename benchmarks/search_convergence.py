@@ -216,6 +216,50 @@ def float64_check(task, inner, gamma: np.ndarray) -> dict:
             "by_rows": parts}
 
 
+def curvature_by_rows(task, inner, gamma: np.ndarray, rel_step: float = 1e-2) -> list[dict]:
+    r"""Where the conditioning lies: for blocks B of rows, the curvature of F along the steepest-descent
+    direction in the softmax logits restricted to B, :math:`v_B = -\nabla_u F` on B, 0 elsewhere.
+
+    :math:`c_B = v_B^\top H v_B / \lVert v_B\rVert^2` by a central difference of two meta-gradients
+    (:math:`H v \approx (\nabla_u F(u + \epsilon v) - \nabla_u F(u - \epsilon v)) / 2\epsilon`, the largest
+    logit change :data:`rel_step`), the block's best step along :math:`v_B`, :math:`a^*_B = 1 / c_B`, and the
+    decrease it buys, :math:`\lVert v_B\rVert^2 / 2 c_B`, against the block's share of the first-order
+    (Frank-Wolfe) gap. One step size for the whole policy moves a block at :math:`a / a^*_B` of its own best
+    rate, so the spread of :math:`a^*_B` over blocks is the condition number any such step faces."""
+    from learning_law.search_qn import grad_logits
+
+    etas = jnp.asarray(lr_schedule(inner.steps, inner.lr, inner.warmup_steps))
+    vg = jax.jit(lambda g: auc_and_grad(task.per_example_loss, task.init_params, task.train, task.dev, g, etas))
+    x = np.asarray(gamma, np.float64)
+    u = np.log(np.maximum(x, 1e-30))
+
+    def gu_at(uu):
+        z = np.exp(uu - uu.max(1, keepdims=True))
+        xx = z / z.sum(1, keepdims=True)
+        _, g = vg(jnp.asarray(xx, jnp.float32))
+        return np.asarray(grad_logits(jnp.asarray(xx, jnp.float32), g), np.float64), xx, np.asarray(g, np.float64)
+
+    gu, _, g = gu_at(u)
+    gap = np.maximum((x * g).sum(1) - g.min(1), 0)
+    T = x.shape[0]
+    cuts = sorted({0, min(10, T), min(50, T), T // 4, T // 2, T})
+    out = []
+    for a, b in zip(cuts, cuts[1:]):
+        v = np.zeros_like(gu)
+        v[a:b] = -gu[a:b]
+        vv = float(np.vdot(v, v))
+        if vv == 0:
+            continue
+        eps = rel_step / np.abs(v).max()
+        hv = (gu_at(u + eps * v)[0] - gu_at(u - eps * v)[0]) / (2 * eps)
+        c = float(np.vdot(v, hv)) / vv
+        out.append({"rows": f"{a}-{b - 1}", "grad_norm2": vv, "curvature": c,
+                    "best_step": (1.0 / c) if c > 0 else None,
+                    "decrease_at_best_step": (vv / (2 * c)) if c > 0 else None,
+                    "share_of_gap": float(gap[a:b].sum() / max(gap.sum(), 1e-300))})
+    return out
+
+
 def to_reach(log: list[dict], target: float) -> int | None:
     """Meta-gradients taken when the AUC first reached ``target`` (None: never)."""
     return next((r["meta_gradients"] for r in log if r["auc"] <= target), None)

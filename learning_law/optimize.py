@@ -170,6 +170,8 @@ def optimize(
     K = outer.outer_steps
     st = SearchState(steps, n, K)
     st.gamma = st.best_gamma = place_policy(P.constant(steps, n), task.mesh)
+    if outer.search in S.WITH_MEMORY:  # the template a restore fills (the empty memory at the constant policy)
+        st.memory = S.search_memory(st.gamma, outer.search)
     mngr = _checkpointer(out / "checkpoints")
     if resume and mngr.all_steps():
         tree = _restore_latest_good(mngr, st.tree(), progress)
@@ -212,11 +214,17 @@ def optimize(
             vg = S.reuse_first(vg)  # the first step's meta-gradient is auto_init's
             auto = S.auto_init(vg, st.gamma, outer.frozen_steps, outer.search)
             _check_finite(auto.auc, start)
+            if outer.search == "auto" and inner.batch_size == 0 and S.oscillates(const_curves[0]):
+                auto = S.start_in_rows(auto)
+                print("note: the constant run's dev loss turns between rising and falling at many inner steps (it "
+                      "oscillates): the search starts with each row's step normalised (summary.json "
+                      "switched_to_rows)", file=sys.stderr)
             st.auc[0] = float(auto.auc)
             SEL.consider_constant(st, val)  # the constant policy is the first candidate (ties keep it)
         else:  # the search's whole state comes back from the checkpoint: bit-identical
             f, t, t_prev, alpha = (jnp.float32(v) for v in st.scalars)
-            auto = S.AutoState(st.gamma, f, st.mom[0], st.mom[1], t, t_prev, alpha)
+            auto = S.AutoState(st.gamma, f, st.mom[0], st.mom[1], t, t_prev, alpha,
+                               () if st.memory is None else st.memory)
     t0 = time.perf_counter()
     collapsing = False
     with bar(K, f"optimize ({outer.search})", progress, unit="outer step") as pbar, \
@@ -250,6 +258,7 @@ def optimize(
                               f"{st.step_size[k] / st.step_size[0]:.2g}x its first accepted one, at outer step {k}: "
                               "it may stall (see summary.json stop_reason)", file=sys.stderr)
                     auto, st.gamma, st.mom = new, new.gamma, (new.z, new.prev)
+                    st.memory = new.memory or None
                     st.scalars = np.array([new.auc, new.t, new.t_prev, new.alpha], np.float32)
                     if info.moved:  # a candidate: its forward run measured the validation curve too
                         score = float(new.auc) if val is None else val.score(info.extra)

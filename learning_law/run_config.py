@@ -19,8 +19,8 @@ from learning_law.errors import UsageError, require
 
 MEMORY_STRATEGIES = ("full", "theta", "block")
 INNER_OPTIMIZERS = ("gd", "sgd", "momentum", "adam")
-SEARCHES = ("auto", "eg", "rows", "apg", "fixed")  # learning_law.search
-BACKTRACKING = ("auto", "eg", "rows", "apg")  # the searches that find their own step
+SEARCHES = ("auto", "eg", "rows", "apg", "qn", "fixed")  # learning_law.search
+BACKTRACKING = ("auto", "eg", "rows", "apg", "qn")  # the searches that find their own step
 
 
 @dataclass(frozen=True)

@@ -70,61 +70,24 @@ tasks or files; :mod:`learning_law.optimize` runs the loop, checkpoints it and s
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from learning_law import search_qn as QN
 from learning_law.run_config import BACKTRACKING, SEARCHES  # noqa: F401  (re-exported)
-from theory.certificate import kkt_residual
+from learning_law.search_core import (  # noqa: F401  (re-exported: the rules' shared contract)
+    ARMIJO, CERTIFIED, GROW, MAX_STEP, MAX_TRIALS, REL_TOL, STALL_KKT, STALLED, STATIONARY, AutoState, StepInfo,
+    kkt_total, masked_grad, reuse_first)
+from learning_law.search_core import certificate as _certificate
+from learning_law.search_core import failed_reason as _failed
+from learning_law.search_core import first_alpha_eg as _first_alpha_eg
+from learning_law.search_core import frozen_mask as _frozen_mask
+from learning_law.search_core import no_decrease_left as _no_decrease_left
 from theory.simplex import project_rows_onto_simplex
-
-MAX_TRIALS = 40  # halvings of the trial step before a step is given up (a shrinks 2^40 x)
-GROW = 2.0  # the trial step of an outer step: the last accepted one times this
-MAX_STEP = 1e38  # ... at most this: it is passed as float32 (largest finite 3.4e38), never inf
-ARMIJO = 1e-4  # sufficient decrease of a plain step, a share of the predicted one (Nocedal & Wright's value)
-REL_TOL = 1e-7  # stationary when the predicted decrease is below this share of |F| (float32 noise)
-STALL_KKT = 0.5  # no trial passed although the KKT residual is above this: stalled, not stationary
-
-
-class AutoState(NamedTuple):
-    """The state of the default search between outer steps: all a resume needs (no gradient)."""
-
-    gamma: Array  # [T, N] x_k, the accepted policy (what the search returns)
-    auc: Array  # F(x_k), scalar
-    z: Array  # [T, N] z_k, the last projected-gradient point
-    prev: Array  # [T, N] x_{k-1}
-    t: Array  # momentum parameters t_k and t_{k-1}, scalars
-    t_prev: Array
-    alpha: Array  # the last accepted trial step a, scalar
-
-
-class StepInfo(NamedTuple):
-    moved: bool  # the policy changed (F fell or stayed); False: the step was not taken, momentum restarts
-    stationary: bool  # the search stops here: see ``reason``
-    trials: int  # forward runs this step cost
-    alpha: float  # the step accepted by the backtracking (or the last one tried)
-    decrease: float  # F before - F after (0 when not moved)
-    extra: object = None  # what ``value`` returned beside F for the new policy (e.g. the validation curve)
-    kkt: float = math.nan  # run-level KKT residual (theory.certificate) where this step took its gradient
-    reason: str = ""  # why it stops: STATIONARY (no predicted decrease left), STALLED (no trial passed), CERTIFIED
-
-
-STATIONARY, STALLED, CERTIFIED = "stationary", "stalled", "kkt"  # StepInfo.reason of a stop
-
-
-@jax.jit
-def kkt_total(gamma: Array, grad: Array) -> Array:
-    """The run-level KKT residual of :func:`theory.certificate.kkt_residual` (frozen rows, whose masked
-    gradient is constant, count as 0): one pass over the arrays the step already holds."""
-    return kkt_residual(gamma, grad)[1]
-
-
-def _frozen_mask(shape, frozen_steps) -> Array:
-    return (jnp.arange(shape[0]) < frozen_steps)[:, None]
-
 
 @jax.jit
 def fixed_update(gamma: Array, grad: Array, lr: Array, frozen_steps: Array) -> Array:
@@ -145,11 +108,6 @@ def _extrapolate(x: Array, z: Array, prev: Array, t: Array, t_prev: Array) -> Ar
     return x + (t_prev / t) * (z - x) + ((t_prev - 1.0) / t) * (x - prev)
 
 
-def masked_grad(grad: Array, frozen_steps: int) -> Array:
-    """The gradient with the frozen rows zeroed (they are not variables of the search)."""
-    return jnp.where(_frozen_mask(grad.shape, frozen_steps), 0.0, grad)
-
-
 @jax.jit
 def _first_alpha(gamma: Array, grad: Array) -> Array:
     # Moves the entry with the largest centred gradient by 1/N (the constant policy's weight): a step
@@ -157,14 +115,6 @@ def _first_alpha(gamma: Array, grad: Array) -> Array:
     centred = grad - jnp.mean(grad, axis=1, keepdims=True)
     big = jnp.max(jnp.abs(centred))
     return jnp.where(big > 0, (1.0 / gamma.shape[1]) / jnp.where(big > 0, big, 1.0), 1.0)
-
-
-@jax.jit
-def _first_alpha_eg(gamma: Array, grad: Array) -> Array:
-    # The largest relative change of one entry is a factor e: a step of the mirror map's own unit.
-    centred = grad - jnp.sum(gamma * grad, axis=1, keepdims=True)
-    big = jnp.max(jnp.abs(centred))
-    return jnp.where(big > 0, 1.0 / jnp.where(big > 0, big, 1.0), 1.0)
 
 
 @jax.jit
@@ -193,26 +143,13 @@ def row_direction(x: Array, grad: Array) -> Array:
     return jnp.where(big > 0, centred / jnp.where(big > 0, big, 1.0), 0.0)
 
 
-def reuse_first(value_and_grad: Callable[[Array], tuple[Array, Array]]) -> Callable[[Array], tuple[Array, Array]]:
-    """``value_and_grad`` that keeps its first answer for one repeat call on the very same array.
+WITH_MEMORY = ("qn", "auto")  # the rules whose state carries arrays beside the policy (AutoState.memory)
 
-    :func:`auto_init` takes the meta-gradient at the start policy and the first outer step takes it again at
-    that policy (its x, or y = x); with this wrapper the repeat is not computed. Nothing else is kept."""
-    memo: dict = {"first": True}
 
-    def wrapped(gamma: Array) -> tuple[Array, Array]:
-        if memo.get("gamma") is gamma:
-            out = memo["out"]
-            memo.clear()
-            return out
-        out = value_and_grad(gamma)
-        if memo.pop("first", False):
-            memo.update(gamma=gamma, out=out)
-        else:
-            memo.clear()
-        return out
-
-    return wrapped
+def search_memory(gamma: Array, rule: str, m: int = QN.MEMORY):
+    """The empty memory of ``rule`` (one of :data:`WITH_MEMORY`; ``m`` pairs) at ``gamma``: what a checkpoint
+    holds beside the policy, and the template its restore fills."""
+    return QN.qn_memory(gamma, m)
 
 
 def auto_init(value_and_grad: Callable[[Array], tuple[Array, Array]], gamma: Array, frozen_steps: int,
@@ -220,37 +157,19 @@ def auto_init(value_and_grad: Callable[[Array], tuple[Array, Array]], gamma: Arr
     """The state at the starting policy: its F and the first trial step (from its gradient).
 
     ``rule``: ``auto`` (:func:`auto_step`), ``eg`` (:func:`eg_step`), ``rows`` (:func:`rows_step`; its first
-    trial step is 1) or ``apg`` (:func:`apg_step`)."""
+    trial step is 1), ``apg`` (:func:`apg_step`) or ``qn`` (:func:`learning_law.search_qn.qn_step`, with its
+    empty :class:`~learning_law.search_qn.QNMemory`)."""
     if rule not in STEP_RULES:
         raise ValueError(f"rule={rule!r} is invalid: allowed {sorted(STEP_RULES)}")
     auc, grad = value_and_grad(gamma)
     if rule == "rows":
         alpha = 1.0 / GROW
     else:
-        first = _first_alpha_eg if rule in ("auto", "eg") else _first_alpha
+        first = _first_alpha_eg if rule in ("auto", "eg", "qn") else _first_alpha
         alpha = first(gamma, masked_grad(grad, frozen_steps)) / GROW
     one = jnp.float32(1.0)
-    return AutoState(gamma, auc, gamma, gamma, one, one, jnp.float32(alpha))
-
-
-@jax.jit
-def _certificate(gamma: Array, grad: Array) -> tuple[Array, Array]:
-    """(run-level KKT residual, total Frank-Wolfe gap sum_t (gamma_t . g_t - min_n g_tn)): the residual's
-    numerator is the largest first-order decrease any move of the weights offers, so the search is
-    stationary when it is below float32's resolution of F."""
-    gap = jnp.sum(jnp.maximum(jnp.sum(gamma * grad, axis=1) - jnp.min(grad, axis=1), 0.0))
-    return kkt_residual(gamma, grad)[1], gap
-
-
-def _no_decrease_left(gap: float, f_x: float) -> bool:
-    return not gap > REL_TOL * max(abs(f_x), 1e-30)
-
-
-def _failed(kkt: float) -> str:
-    """Why no trial passed: a stall when the certificate says the policy is still far from stationary (its
-    KKT residual above :data:`STALL_KKT`: at least that share of the uniform policy's first-order gap is
-    left), else a stationary point to float precision."""
-    return STALLED if kkt > STALL_KKT else STATIONARY
+    memory = search_memory(gamma, rule) if rule in WITH_MEMORY else ()
+    return AutoState(gamma, auc, gamma, gamma, one, one, jnp.float32(alpha), memory)
 
 
 def apg_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
@@ -365,19 +284,38 @@ def rows_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
     return eg_step(state, value, value_and_grad, frozen_steps, rows=True, stop_below=stop_below)
 
 
-ROWS_MODE = 2.0  # AutoState.t_prev of an ``auto`` search that has switched to row-normalised steps (else 1)
+ROWS_MODE = 2.0  # AutoState.t_prev of an ``auto`` search that has switched to row-normalised steps
+QN_MODE = 3.0  # ... that has passed its first EG_STEPS outer steps and takes qn's (else 1: eg's)
+TURNS = 0.1  # a full-batch constant run whose dev loss turns (rise <-> fall) at this share of its steps oscillates
+EG_STEPS = 20  # auto's first outer steps are eg's (benchmarks/README.md, "Search convergence": 20 and 50 alike)
+
+
+def oscillates(dev_curve) -> bool:
+    """Whether a full-batch inner run oscillates: its dev loss ``[T+1]`` turns between rising and falling at
+    :data:`TURNS` of its steps or more. Then the meta-gradient has spikes (tens of times its median) that set
+    one step for the whole policy, and ``auto`` starts with each row's step normalised (:func:`rows_step`).
+    A stable run turns at most a few times (a late rise from over-fitting turns once)."""
+    d = np.diff(np.asarray(dev_curve, np.float64))
+    turns = int(np.sum(np.sign(d[1:]) * np.sign(d[:-1]) < 0))
+    return d.size > 1 and turns >= TURNS * d.size
+
+
+def start_in_rows(state: AutoState) -> AutoState:
+    """``auto``'s state switched to :func:`rows_step` from the unit step (an oscillating inner run)."""
+    return state._replace(alpha=jnp.float32(1.0 / GROW), t_prev=jnp.float32(ROWS_MODE))
 
 
 def auto_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
               value_and_grad: Callable[[Array], tuple[Array, Array]], frozen_steps: int, *,
               stop_below: float = -1.0) -> tuple[AutoState, StepInfo]:
-    """One outer step of the default search: :func:`eg_step` until it stalls, then :func:`rows_step` from the
-    unit step a = 1 for the rest of the search (module docstring). The switch is kept in the state
-    (``t_prev`` = :data:`ROWS_MODE`), so a resume continues in the same mode; the meta-gradient of the step
-    that stalled is reused, so the switch costs forward runs only."""
-    if float(state.t_prev) == ROWS_MODE:
-        new, info = rows_step(state, value, value_and_grad, frozen_steps, stop_below=stop_below)
-        return new._replace(t_prev=jnp.float32(ROWS_MODE)), info
+    """One outer step of the default search (module docstring): :func:`eg_step` for the first
+    :data:`EG_STEPS` outer steps, then :func:`learning_law.search_qn.qn_step` from an empty memory at the
+    policy eg reached; if either stalls, :func:`rows_step` from the unit step a = 1 for the rest of the search.
+
+    The mode is kept in the state (``t_prev``: 1, :data:`QN_MODE` or :data:`ROWS_MODE`; ``t``: 1 + the eg
+    steps taken), and so is qn's memory, so a resume continues bit-identically; the meta-gradient of the
+    step that stalled is reused, so the switch to rows costs forward runs only."""
+    mode, memory = float(state.t_prev), state.memory
     memo: dict = {}
 
     def once(gamma):
@@ -385,12 +323,25 @@ def auto_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
             memo.update(gamma=gamma, out=value_and_grad(gamma))
         return memo["out"]
 
-    new, info = eg_step(state, value, once, frozen_steps, stop_below=stop_below)
+    if mode == ROWS_MODE:
+        new, info = rows_step(state, value, value_and_grad, frozen_steps, stop_below=stop_below)
+        return new._replace(t=state.t, t_prev=jnp.float32(ROWS_MODE), memory=memory), info
+    if mode == QN_MODE:
+        new, info = QN.qn_step(state, value, once, frozen_steps, stop_below=stop_below)
+    else:
+        new, info = eg_step(state, value, once, frozen_steps, stop_below=stop_below)
+        if info.stationary and info.reason != STALLED:  # certified or stationary: the policy as it is
+            return new, info
+        done = float(state.t)  # eg steps taken before this one, plus 1
+        new = new._replace(t=jnp.float32(done + 1.0), t_prev=state.t_prev, memory=memory)
+        if done >= EG_STEPS and info.reason != STALLED:  # eg's part is over: qn from where eg stands
+            new = new._replace(t_prev=jnp.float32(QN_MODE), memory=QN.qn_memory(new.gamma, memory.s.shape[0]))
     if info.reason != STALLED:
         return new, info
     switched = state._replace(alpha=jnp.float32(1.0 / GROW), t_prev=jnp.float32(ROWS_MODE))
     new, rinfo = rows_step(switched, value, once, frozen_steps, stop_below=stop_below)
-    return new._replace(t_prev=jnp.float32(ROWS_MODE)), rinfo._replace(trials=info.trials + rinfo.trials)
+    return (new._replace(t=state.t, t_prev=jnp.float32(ROWS_MODE), memory=memory),
+            rinfo._replace(trials=info.trials + rinfo.trials))
 
 
-STEP_RULES = {"auto": auto_step, "eg": eg_step, "rows": rows_step, "apg": apg_step}  # search name -> its outer step
+STEP_RULES = {"auto": auto_step, "eg": eg_step, "rows": rows_step, "apg": apg_step, "qn": QN.qn_step}  # search name -> its outer step

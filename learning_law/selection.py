@@ -45,6 +45,7 @@ class SearchState:
         self.best = np.array([np.inf, np.nan, 0.0])  # score, its dev AUC, outer step
         self.mom = None  # auto / apg: (z, x_prev) of the accelerated search (device; auto: both gamma)
         self.scalars = np.full(4, np.nan, np.float32)  # auto / apg: F(x), t, t_prev, last accepted step
+        self.memory = None  # qn (and auto after its switch): the search's further arrays, a NamedTuple (device)
         self.done = 0
         self.stop = 0  # index into STOPS
         self.shape = (steps, n)
@@ -56,7 +57,9 @@ class SearchState:
                 "best": self.best, "scalars": self.scalars,
                 "z": to_host(self.gamma if self.mom is None else self.mom[0]),
                 "prev": to_host(self.gamma if self.mom is None else self.mom[1]),
-                "step": np.asarray(self.done, np.int64), "stop": np.asarray(self.stop, np.int64)}
+                "step": np.asarray(self.done, np.int64), "stop": np.asarray(self.stop, np.int64),
+                **({} if self.memory is None else
+                   {"memory": {k: to_host(v) for k, v in self.memory._asdict().items()}})}
 
     def load(self, tree: dict, mesh) -> None:
         self.gamma = place_policy(tree["gamma"], mesh)
@@ -64,6 +67,9 @@ class SearchState:
         for key in ("auc", "step_size", "trials", "kkt", "evals", "best", "scalars"):
             setattr(self, key, np.array(tree[key], dtype=getattr(self, key).dtype))
         self.mom = (place_policy(tree["z"], mesh), place_policy(tree["prev"], mesh))
+        if self.memory is not None:  # the template set before the restore names the fields
+            self.memory = type(self.memory)(**{k: place_policy(v, mesh) if np.ndim(v) == 2 else jnp.asarray(v)
+                                               for k, v in tree["memory"].items()})
         self.done, self.stop = int(tree["step"]), int(tree["stop"])
 
     def consider(self, gamma, score: float, dev_auc: float, step: int, auc0: float) -> None:

@@ -181,14 +181,15 @@ def test_default_search_never_ends_above_the_constant_policy(tmp_path, inner):
     assert all(x["step_size"] > 0 and x["trials"] >= 1 for x in lines)
 
 
-def test_apg_resumes_bit_identically_from_an_earlier_checkpoint(tmp_path):
-    # The accelerated search carries momentum (z, x_prev, t, t_prev) between outer steps: dropping the
-    # last checkpoint and resuming from the one before (outer step 6; two are kept) must give the
-    # uninterrupted run's policy bit for bit.
+@pytest.mark.parametrize("search", ["apg", "qn"])
+def test_a_search_with_state_resumes_bit_identically_from_an_earlier_checkpoint(tmp_path, search):
+    # apg carries momentum (z, x_prev, t, t_prev) between outer steps, qn its L-BFGS memory (pairs and the
+    # last point's logits and gradient): dropping the last checkpoint and resuming from the one before
+    # (outer step 6; two are kept) must give the uninterrupted run's policy bit for bit.
     task = build_task("perceptron", TASK)
-    outer = C.OuterConfig(outer_steps=9, search="apg", checkpoint_every=3, eval_every=2)
+    outer = C.OuterConfig(outer_steps=9, search=search, checkpoint_every=3, eval_every=2)
     ref = optimize(task, INNER, outer, tmp_path / "ref", progress=False)
-    assert ref["search"] == "apg" and ref["auc_last"] < ref["auc_constant"]
+    assert ref["search"] == search and ref["auc_last"] < ref["auc_constant"]
     shutil.copytree(tmp_path / "ref", tmp_path / "cut")
     shutil.rmtree(tmp_path / "cut" / "checkpoints" / "9")
     (tmp_path / "cut" / "summary.json").unlink()

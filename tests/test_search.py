@@ -8,6 +8,7 @@ import pytest
 from learning_law import config as C
 from learning_law import policy as P
 from learning_law import search as S
+from learning_law import search_qn as QN
 from learning_law.inner import lr_schedule
 from learning_law.metagrad import auc_and_grad, auc_of_policy
 from learning_law.tasks import build_task
@@ -54,7 +55,7 @@ def test_objective_times_1000_gives_the_same_policy(rule):
         st2, a2, i2 = _run(*_perceptron(1000.0, jnp.float64), steps=8, rule=rule)
     assert [i.trials for i in i1] == [i.trials for i in i2]
     np.testing.assert_allclose(np.array(a2) / 1000.0, a1, rtol=1e-6)
-    unit = 1.0 if rule == "rows" else 1000.0  # rows' step is dimensionless (row_direction); the others' 1 / F
+    unit = 1.0 if rule in ("rows", "qn") else 1000.0  # rows' and qn's steps are dimensionless; the others' 1 / F
     np.testing.assert_allclose(np.array([i.alpha for i in i2]) * unit, [i.alpha for i in i1], rtol=1e-6)
     np.testing.assert_allclose(np.asarray(st2.gamma), np.asarray(st1.gamma), atol=1e-6)
     assert a1[-1] < 0.9 * a1[0]  # and it did move
@@ -263,3 +264,48 @@ def test_auto_is_eg_until_a_stall_then_rows_and_the_switch_survives_in_the_state
     want, _ = S.rows_step(rows_state, value, vg, 0)
     np.testing.assert_array_equal(np.asarray(got.gamma), np.asarray(want.gamma))
     assert float(got.t_prev) == S.ROWS_MODE
+
+
+def test_auto_is_eg_for_its_first_steps_then_qn_from_where_eg_stands(monkeypatch):
+    # EG_STEPS eg steps bit for bit, then the mode is qn's (kept in the state for a resume) and the next
+    # step is exactly qn's from an empty memory at eg's policy, with eg's last accepted step.
+    monkeypatch.setattr(S, "EG_STEPS", 3)
+    vg, value, g0 = _perceptron()
+    st_eg, a_eg, _ = _run(vg, value, g0, steps=3, rule="eg")
+    st_auto, a_auto, _ = _run(vg, value, g0, steps=3, rule="auto")
+    np.testing.assert_array_equal(np.asarray(st_auto.gamma), np.asarray(st_eg.gamma))
+    assert a_auto == a_eg and float(st_auto.t_prev) == S.QN_MODE and float(st_auto.alpha) == float(st_eg.alpha)
+    want, _ = QN.qn_step(st_eg._replace(memory=QN.qn_memory(st_eg.gamma)), value, vg, 0)
+    got, info = S.auto_step(st_auto, value, vg, 0)
+    np.testing.assert_array_equal(np.asarray(got.gamma), np.asarray(want.gamma))
+    assert info.moved and float(got.t_prev) == S.QN_MODE and float(got.memory.started) == 1.0
+
+
+def test_qn_two_loop_is_the_inverse_bfgs_matrix_applied():
+    # Independent float64 check: the BFGS inverse-Hessian update H <- (I - rho s y^T) H (I - rho y s^T) +
+    # rho s s^T applied pair by pair to H_0 = diag(h0), then times q; empty slots (rho = 0) change nothing.
+    rng = np.random.default_rng(7)
+    n, m = 6, 3
+    s = rng.normal(size=(m, n))
+    y = s + 0.3 * rng.normal(size=(m, n))
+    rho = 1.0 / np.sum(s * y, axis=1)
+    assert (rho > 0).all()
+    h0, q = rng.uniform(0.5, 2.0, n), rng.normal(size=n)
+    H = np.diag(h0)
+    for k in range(m):
+        V = np.eye(n) - rho[k] * np.outer(y[k], s[k])
+        H = V.T @ H @ V + rho[k] * np.outer(s[k], s[k])
+    f32 = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
+    got = QN.two_loop(f32(np.vstack([np.zeros(n), s])), f32(np.vstack([np.zeros(n), y])),
+                      f32(np.r_[0.0, rho]), f32(q), f32(h0))
+    np.testing.assert_allclose(np.asarray(got), H @ q, rtol=1e-4, atol=1e-5)
+
+
+def test_oscillates_counts_the_turns_of_the_dev_loss():
+    # A curve that alternates turns at every step; a monotone one never; one that falls then rises (over-
+    # fitting) turns once: only the first oscillates.
+    t = np.arange(51, dtype=float)
+    assert S.oscillates(1.0 / (1 + t) + 0.1 * (-1.0) ** t)
+    assert not S.oscillates(1.0 / (1 + t))
+    assert not S.oscillates((t - 30.0) ** 2)
+    assert S.TURNS * 50 > 1

@@ -55,8 +55,9 @@ def test_until_kkt_is_refused_for_the_fixed_search():
 
 def test_an_oscillating_inner_run_stalls_eg_loudly_and_not_the_default_search(tmp_path, capsys):
     # A tiny LM whose inner lr (1.0) makes the constant run's dev loss rise at a third of its steps: the
-    # meta-gradient has a few entries ~50x the median. One step for the whole policy (eg, the default before)
-    # is set by them and collapses; each row normalised (auto) lowers the dev AUC by far more than 5%.
+    # meta-gradient has a few entries ~50x the median. One step for the whole policy (eg) is set by them and
+    # collapses; auto sees the constant run oscillate (search.oscillates), starts with each row's step
+    # normalised, and lowers the dev AUC by far more than 5%.
     from learning_law.tasks.lm import LMConfig
 
     task = build_task("lm", LMConfig(n_train=64, n_dev=32, n_test=32, n_val=0, seq_len=8, vocab_size=300,
