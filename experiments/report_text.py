@@ -30,7 +30,7 @@ def _comparison(p, opt: dict, ev: dict, other: dict | None) -> str:
     """The preset's search and the other one side by side (markdown), from their summaries."""
     if other is None:
         return ""
-    rows = [("search", p.outer, opt, ev, "`optimize/`, `evaluate/`"),
+    rows = [("search", p.reproduce_outer, opt, ev, "`optimize/`, `evaluate/`"),
             ("beside it", other["outer"], other["opt"], other["ev"], f"`{other['opt_dir']}/`, `{other['ev_dir']}/`")]
     lines = ["| | search | outer steps run (stop) | selected step | seconds | rejected trials | dev AUC: constant -> "
              "selected | test speed-up | dev speed-up | test AUC | folders |", "|" + " --- |" * 11]

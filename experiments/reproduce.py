@@ -107,7 +107,8 @@ def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = F
     if resume and R.is_finished(opt_dir):
         opt = R.read_json(opt_dir / "summary.json")
     else:
-        opt = optimize(task, p.inner, p.outer, opt_dir, resume=resume, progress=progress, extra_config=extra)
+        opt = optimize(task, p.inner, p.reproduce_outer, opt_dir, resume=resume, progress=progress,
+                       extra_config=extra)
     clock["policy search"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -146,6 +147,17 @@ def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = F
     path = out / "report.md"
     R.atomic_write(path, lambda f: f.write(text.encode()))
     return path
+
+
+def _which_search(p: C.Preset) -> str:
+    """One sentence: which search this reproduction ran as its main one, and why."""
+    if p.reference is not None:
+        return (f"Search: this is a reproduction, so it runs the hand-set step of the setting explicitly "
+                f"({search_text(p.reference)}); `learning-law optimize` with this preset runs the default search "
+                f"(`{p.outer.search}`) unless given `--search fixed` or `--outer-lr`"
+                + (f", and it runs beside it here ({p.other_outer.search})." if p.other_outer is not None else "."))
+    return (f"Search: the default search (`{p.outer.search}`), as `learning-law optimize` runs it with this preset"
+            + (f"; {search_text(p.other_outer)} runs beside it." if p.other_outer is not None else "."))
 
 
 def evaluated_policy(p: C.Preset, opt_dir: Path) -> Path:
@@ -296,7 +308,8 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
     commands = "\n".join([
         f"learning-law reproduce {exp.task} --preset {preset}{seeds} --out {q}",
         "# the same, step by step:",
-        f"learning-law optimize --task {exp.task} --preset {preset}{seed} --out {q}/optimize",
+        f"learning-law optimize --task {exp.task} --preset {preset}{seed} {_search_flags(p.reproduce_outer)} "
+        f"--out {q}/optimize",
         f"learning-law evaluate --policy {q}/optimize{'' if p.evaluate_outer_step is None else f'/policies/gamma_{p.evaluate_outer_step:05d}.npy'} --out {q}/evaluate",
         f"learning-law law {q}/evaluate",
         f"learning-law law {q}/optimize",
@@ -315,9 +328,10 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
     return f"""# {exp.title} (preset `{preset}`)
 
 {p.description}
-{changed}Task `{exp.task}`: N = {p.task.n_train}{_sizes(p)}; inner T = {p.inner.steps}, eta = {p.inner.lr};
-policy search: {search_text(p.outer)}, at most {p.outer.outer_steps} outer steps ({fmt(opt.get('outer_steps_run'))} run,
-stop: {opt.get('stop_reason', 'n/a')}), memory `{p.outer.memory}`; the policy evaluated is {_evaluated_text(p, opt)} ({_val_text(p)});
+{changed}{_which_search(p)}
+Task `{exp.task}`: N = {p.task.n_train}{_sizes(p)}; inner T = {p.inner.steps}, eta = {p.inner.lr};
+policy search: {search_text(p.reproduce_outer)}, at most {p.reproduce_outer.outer_steps} outer steps ({fmt(opt.get('outer_steps_run'))} run,
+stop: {opt.get('stop_reason', 'n/a')}), memory `{p.reproduce_outer.memory}`; the policy evaluated is {_evaluated_text(p, opt)} ({_val_text(p)});
 {len(cps)} policies of the search (outer steps {', '.join(str(c['outer_step']) for c in cps)}) retrained for the Learning Law.
 
 {stop_text(opt, ev)}

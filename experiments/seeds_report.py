@@ -87,7 +87,7 @@ def other_section(p: C.Preset, summary: dict) -> str:
     o = summary.get("other")
     if o is None or p.other_outer is None or not o["compared_seeds"]:  # no seed ran the other search
         return ""
-    own, other = _search_name(p.outer), _search_name(p.other_outer)
+    own, other = _search_name(p.reproduce_outer), _search_name(p.other_outer)
     rows = [f"| {label} | {fmt(o[k]['mean'])} | {fmt(o[k]['sd'], 3)} | [{fmt(o[k]['ci_low'])}, "
             f"{fmt(o[k]['ci_high'])}] | {o[k]['n']} |"
             for k, label in (("speedup_own", f"test speed-up, {own} (the report's policy)"),

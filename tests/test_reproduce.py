@@ -224,7 +224,8 @@ def test_the_figure_preset_evaluates_the_authors_epoch_and_a_bad_epoch_is_refuse
     from learning_law.errors import UsageError
 
     p = C.get_preset("perceptron", "paper-figures")
-    assert (p.outer.outer_steps, p.outer.outer_lr, p.outer.schedule, p.evaluate_outer_step) == (1000, 1e-3, "linear", 490)
+    ref = p.reproduce_outer
+    assert (ref.outer_steps, ref.outer_lr, ref.schedule, p.evaluate_outer_step) == (1000, 1e-3, "linear", 490)
     assert evaluated_policy(p, tmp_path) == tmp_path / "policies" / "gamma_00490.npy"
     assert evaluated_policy(C.get_preset("perceptron", "paper"), tmp_path) == tmp_path / "gamma.npy"
     with pytest.raises(UsageError, match="evaluate_outer_step=500 is invalid"):
