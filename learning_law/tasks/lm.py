@@ -178,7 +178,7 @@ LM_PRESETS: dict[str, Preset] = {
         OuterConfig(outer_steps=8, memory="theta", save_every=2, checkpoint_every=2, eval_every=4),
         smooth_sigma=5.0,
         description="CPU: N=512, length 16, 1 layer x 32, T=100, 8 outer steps of the default search (auto).",
-        reproduce_minutes=2.1),
+        reproduce_minutes=2.1),  # measured 2026-11-29 with its fixed step 0.3 of then (docs/cli.md)
     "tiny": Preset(
         "tiny", LMConfig(n_train=16, n_dev=8, n_test=8, n_val=8, seq_len=8, vocab_size=32, d_model=16, n_heads=2, d_ff=32,
                          n_layers=1, noise_fraction=0.5, noise_edits=2),
