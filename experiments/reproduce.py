@@ -27,7 +27,8 @@ import numpy as np
 
 from experiments import law_vs_paper
 from experiments.report_text import (CLOSE, _comparison, _interval, _law_hint, _overfit_note, _search_flags, _sim_fit_text,
-                                     _sim_trend, _sizes, _sizes_note, _val_text, fmt, search_text, stop_text, verdict)
+                                     _sim_trend, _sizes, _sizes_note, _val_text, fmt, search_text, stop_text, verdict,
+                                     which_search)
 from learning_law import analysis as A
 from learning_law import config as C
 from learning_law import record as R
@@ -147,17 +148,6 @@ def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = F
     path = out / "report.md"
     R.atomic_write(path, lambda f: f.write(text.encode()))
     return path
-
-
-def _which_search(p: C.Preset) -> str:
-    """One sentence: which search this reproduction ran as its main one, and why."""
-    if p.reference is not None:
-        return (f"Search: this is a reproduction, so it runs the hand-set step of the setting explicitly "
-                f"({search_text(p.reference)}); `learning-law optimize` with this preset runs the default search "
-                f"(`{p.outer.search}`) unless given `--search fixed` or `--outer-lr`"
-                + (f", and it runs beside it here ({p.other_outer.search})." if p.other_outer is not None else "."))
-    return (f"Search: the default search (`{p.outer.search}`), as `learning-law optimize` runs it with this preset"
-            + (f"; {search_text(p.other_outer)} runs beside it." if p.other_outer is not None else "."))
 
 
 def evaluated_policy(p: C.Preset, opt_dir: Path) -> Path:
@@ -328,7 +318,7 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
     return f"""# {exp.title} (preset `{preset}`)
 
 {p.description}
-{changed}{_which_search(p)}
+{changed}{which_search(p)}
 Task `{exp.task}`: N = {p.task.n_train}{_sizes(p)}; inner T = {p.inner.steps}, eta = {p.inner.lr};
 policy search: {search_text(p.reproduce_outer)}, at most {p.reproduce_outer.outer_steps} outer steps ({fmt(opt.get('outer_steps_run'))} run,
 stop: {opt.get('stop_reason', 'n/a')}), memory `{p.reproduce_outer.memory}`; the policy evaluated is {_evaluated_text(p, opt)} ({_val_text(p)});

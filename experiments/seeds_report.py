@@ -9,7 +9,7 @@ import math
 import shlex
 from pathlib import Path
 
-from experiments.report_text import fmt
+from experiments.report_text import fmt, which_search
 from experiments.reproduce import Experiment, task_flags
 from experiments.seeds_summary import HEADLINE
 from learning_law import config as C
@@ -154,7 +154,8 @@ def report(exp: Experiment, preset: str, summary: dict, figs: dict[str, list[str
     return f"""# {exp.title} (preset `{preset}`, {len(seeds)} seeds)
 
 {p.description}
-{changed}Seeds {seeds_arg}: each is the whole one-seed reproduction (`seed-S/report.md`) with the task config's
+{changed}{which_search(p)}
+Seeds {seeds_arg}: each is the whole one-seed reproduction (`seed-S/report.md`) with the task config's
 `seed` (the data and theta_0) replaced by S.
 
 | quantity | paper | mean | sd | {pct} interval | n | paper's value |

@@ -159,6 +159,17 @@ def test_the_other_search_is_reported_beside_from_its_folders(repro):
     assert "--search fixed --outer-lr 0.5" in text  # its command is in the re-run block
     assert "Under the paper's own definition the policy is outside" in text  # the Law section's hint names the other policy
     assert "`learning-law law OUT/evaluate-fixed`" in text
+    assert "Search: the default search (`auto`), as `learning-law optimize` runs it with this preset" in text
+
+
+def test_a_reproduction_of_the_authors_setting_says_it_runs_their_fixed_step_and_the_default_beside():
+    from experiments.report_text import which_search
+
+    text = which_search(C.get_preset("perceptron", "paper"))
+    assert "this is a reproduction" in text and "fixed outer lr 0.001 (linear)" in text
+    assert "runs the default search (`auto`)" in text and "beside it here (auto)" in text
+    lm = C.get_preset("lm", "cpu")
+    assert lm.reproduce_outer.search == "auto" and which_search(lm).startswith("Search: the default search (`auto`)")
 
 
 def test_sweep_over_seeds_gives_each_cell_the_seeds_numbers_with_t_intervals(tmp_path, capsys):

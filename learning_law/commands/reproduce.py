@@ -7,6 +7,8 @@ Example:
 
 from __future__ import annotations
 
+import sys
+
 from learning_law import config as C
 from learning_law.commands import common
 from learning_law.errors import UsageError
@@ -36,7 +38,8 @@ def run(args) -> int:
 
     seeds_mod = importlib.import_module("experiments.seeds")  # experiments import learning_law: lazily
     seeds = seeds_mod.parse_seeds(args.seeds) if args.seeds is not None else None
-    C.get_preset(args.experiment, args.preset)
+    preset = C.get_preset(args.experiment, args.preset)
+    print(f"reproduce {args.experiment} --preset {args.preset}: {preset.search_summary()}", file=sys.stderr)
     if args.corpus is not None and args.experiment != "lm":
         raise UsageError(f"--corpus is a setting of the lm task, not of {args.experiment!r}")
     experiment = importlib.import_module(f"experiments.{args.experiment}")
