@@ -298,8 +298,8 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
     commands = "\n".join([
         f"learning-law reproduce {exp.task} --preset {preset}{seeds} --out {q}",
         "# the same, step by step:",
-        f"learning-law optimize --task {exp.task} --preset {preset}{seed} {_search_flags(p.reproduce_outer)} "
-        f"--out {q}/optimize",
+        f"learning-law optimize --task {exp.task} --preset {preset}{seed}"
+        + (f" {_search_flags(p.reference)}" if p.reference is not None else "") + f" --out {q}/optimize",
         f"learning-law evaluate --policy {q}/optimize{'' if p.evaluate_outer_step is None else f'/policies/gamma_{p.evaluate_outer_step:05d}.npy'} --out {q}/evaluate",
         f"learning-law law {q}/evaluate",
         f"learning-law law {q}/optimize",
