@@ -15,8 +15,8 @@ sum |dAUC/dgamma| (the same run, so they agree to float32 rounding):
    activations that stay in cache, against more, smaller operations.
 4. **attention without major-axis contractions**: the profile of today's step shows batched products
    that contract the query axis (the major axis of both operands: the reverse pass's d v = att^T d y and
-   d k = d s^T q). XLA's CPU backend runs that form ~6x slower than the other two (it does not go to its
-   fast library path). Here the two attention products are a custom-JVP ``bmm`` whose tangent writes
+   d k = d s^T q). XLA's CPU backend runs that form much slower than the other two (it does not go to its
+   fast library path; the times: benchmarks/README.md). Here the two attention products are a custom-JVP ``bmm`` whose tangent writes
    a @ d b with materialised transposes, so that its transpose contracts minor axes: no such product is
    left in the compiled program (forward, reverse and forward-over-reverse).
 6. **attention removed** (an ablation, not a model: each block's attention output is its values ``v``, the

@@ -171,7 +171,7 @@ def main() -> int:
         task_cfg, steps = C.PerceptronConfig(), C.InnerConfig().steps  # the paper: d=128, N=4096, T=2000
     repeats = args.repeats or (3 if args.quick else 5)
     naive_steps = min(args.naive_steps or steps, steps)
-    lr = np.float32(C.PAPER_OUTER.outer_lr)
+    lr = np.float32(C.PAPER_FIXED.outer_lr)
 
     check = check_gradient()
     _common.print_table([check], title="correctness: naive vs ours (float32)")

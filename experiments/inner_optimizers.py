@@ -53,7 +53,8 @@ def run(preset: str, out: str | Path, optimizers: list[str], *, adam_lr: float, 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     task = build_task("perceptron", p.task)
-    outer = _with_step(C.override(p.outer, outer_steps=outer_steps), outer_lr, None)
+    base = p.reproduce_outer if outer_lr is not None else p.outer  # a fixed step: the preset's reference schedule
+    outer = _with_step(C.override(base, outer_steps=outer_steps), outer_lr, None)
     rows, t0 = [], time.perf_counter()
     for name in optimizers:
         lr = adam_lr if name == "adam" else p.inner.lr

@@ -15,7 +15,7 @@ with the loss gradient free of cancellation (:func:`_dloss`).
 Fig. 8 is ill-conditioned: in the first steps thousands of well-learned examples have a contribution of
 order 1e-10, and whether it is negative, zero or positive depends on how ``sigmoid(a) - y`` rounds. The
 library (like the authors' float32 PyTorch) rounds it to exactly 0 for margins above about 17, float64 above
-about 37, the exact form never. Measured on the perceptron `paper` preset, seeds 0-4: README.md, "Does the
+about 37, the exact form never. Measured on the perceptron `paper` preset, seeds 0-4: docs/law.md, "Does the
 Learning Law hold?".
 """
 

@@ -31,8 +31,8 @@ EXPERIMENT = Experiment(
     # near-optimal policy) and Fig. 9 (over 90% of the well-learned examples below 0.2 max gamma).
     law={"zero_share": (0.8, 1.0), "low_weight_share": (0.9, 1.0)},
     law_hint=(" Closer to an optimum, with exact zeros: more desired examples and the projected-gradient search "
-              "(`learning-law optimize --task perceptron --preset paper-dev4096 --search apg`); README.md's results "
-              "table gives what they measured."))
+              "(`learning-law optimize --task perceptron --preset paper-dev4096 --search apg`); docs/results.md "
+              "gives what they measured."))
 
 
 def reproduce(preset: str, out: str | Path, *, resume: bool = False, overwrite: bool = False,

@@ -26,11 +26,22 @@ def search_text(outer: C.OuterConfig) -> str:
     return f"a fixed outer lr {outer.outer_lr:g} ({outer.schedule})"
 
 
+def which_search(p: C.Preset) -> str:
+    """One sentence: which search this reproduction ran as its main one, and why."""
+    if p.reference is not None:
+        return (f"Search: this is a reproduction, so it runs the hand-set step of the setting explicitly "
+                f"({search_text(p.reference)}); `learning-law optimize` with this preset runs the default search "
+                f"(`{p.outer.search}`) unless given `--search fixed` or `--outer-lr`"
+                + (f", and it runs beside it here ({p.other_outer.search})." if p.other_outer is not None else "."))
+    return (f"Search: the default search (`{p.outer.search}`), as `learning-law optimize` runs it with this preset"
+            + (f"; {search_text(p.other_outer)} runs beside it." if p.other_outer is not None else "."))
+
+
 def _comparison(p, opt: dict, ev: dict, other: dict | None) -> str:
     """The preset's search and the other one side by side (markdown), from their summaries."""
     if other is None:
         return ""
-    rows = [("search", p.outer, opt, ev, "`optimize/`, `evaluate/`"),
+    rows = [("search", p.reproduce_outer, opt, ev, "`optimize/`, `evaluate/`"),
             ("beside it", other["outer"], other["opt"], other["ev"], f"`{other['opt_dir']}/`, `{other['ev_dir']}/`")]
     lines = ["| | search | outer steps run (stop) | selected step | seconds | rejected trials | dev AUC: constant -> "
              "selected | test speed-up | dev speed-up | test AUC | folders |", "|" + " --- |" * 11]

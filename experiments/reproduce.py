@@ -27,7 +27,8 @@ import numpy as np
 
 from experiments import law_vs_paper
 from experiments.report_text import (CLOSE, _comparison, _interval, _law_hint, _overfit_note, _search_flags, _sim_fit_text,
-                                     _sim_trend, _sizes, _sizes_note, _val_text, fmt, search_text, stop_text, verdict)
+                                     _sim_trend, _sizes, _sizes_note, _val_text, fmt, search_text, stop_text, verdict,
+                                     which_search)
 from learning_law import analysis as A
 from learning_law import config as C
 from learning_law import record as R
@@ -107,7 +108,8 @@ def reproduce(exp: Experiment, preset: str, out: str | Path, *, resume: bool = F
     if resume and R.is_finished(opt_dir):
         opt = R.read_json(opt_dir / "summary.json")
     else:
-        opt = optimize(task, p.inner, p.outer, opt_dir, resume=resume, progress=progress, extra_config=extra)
+        opt = optimize(task, p.inner, p.reproduce_outer, opt_dir, resume=resume, progress=progress,
+                       extra_config=extra)
     clock["policy search"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -296,7 +298,8 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
     commands = "\n".join([
         f"learning-law reproduce {exp.task} --preset {preset}{seeds} --out {q}",
         "# the same, step by step:",
-        f"learning-law optimize --task {exp.task} --preset {preset}{seed} --out {q}/optimize",
+        f"learning-law optimize --task {exp.task} --preset {preset}{seed}"
+        + (f" {_search_flags(p.reference)}" if p.reference is not None else "") + f" --out {q}/optimize",
         f"learning-law evaluate --policy {q}/optimize{'' if p.evaluate_outer_step is None else f'/policies/gamma_{p.evaluate_outer_step:05d}.npy'} --out {q}/evaluate",
         f"learning-law law {q}/evaluate",
         f"learning-law law {q}/optimize",
@@ -315,9 +318,10 @@ def report(exp: Experiment, preset: str, p, opt: dict, ev: dict, law: dict, traj
     return f"""# {exp.title} (preset `{preset}`)
 
 {p.description}
-{changed}Task `{exp.task}`: N = {p.task.n_train}{_sizes(p)}; inner T = {p.inner.steps}, eta = {p.inner.lr};
-policy search: {search_text(p.outer)}, at most {p.outer.outer_steps} outer steps ({fmt(opt.get('outer_steps_run'))} run,
-stop: {opt.get('stop_reason', 'n/a')}), memory `{p.outer.memory}`; the policy evaluated is {_evaluated_text(p, opt)} ({_val_text(p)});
+{changed}{which_search(p)}
+Task `{exp.task}`: N = {p.task.n_train}{_sizes(p)}; inner T = {p.inner.steps}, eta = {p.inner.lr};
+policy search: {search_text(p.reproduce_outer)}, at most {p.reproduce_outer.outer_steps} outer steps ({fmt(opt.get('outer_steps_run'))} run,
+stop: {opt.get('stop_reason', 'n/a')}), memory `{p.reproduce_outer.memory}`; the policy evaluated is {_evaluated_text(p, opt)} ({_val_text(p)});
 {len(cps)} policies of the search (outer steps {', '.join(str(c['outer_step']) for c in cps)}) retrained for the Learning Law.
 
 {stop_text(opt, ev)}

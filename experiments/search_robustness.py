@@ -49,7 +49,7 @@ class Setting:
         p = C.get_preset(self.task, self.preset)
         changes = {k: (v.replace("DATA/", f"{data_dir}/") if isinstance(v, str) else v)  # DATA: the data folder
                    for k, v in self.task_changes.items()}
-        outer = dataclasses.replace(p.outer, search="auto", outer_lr=None)
+        outer = dataclasses.replace(p.reproduce_outer, search="auto", outer_lr=None)  # the settings as measured
         return (p, dataclasses.replace(p.task, **changes), dataclasses.replace(p.inner, **self.inner_changes),
                 dataclasses.replace(outer, **self.outer_changes))
 

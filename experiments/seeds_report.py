@@ -9,7 +9,7 @@ import math
 import shlex
 from pathlib import Path
 
-from experiments.report_text import fmt
+from experiments.report_text import fmt, which_search
 from experiments.reproduce import Experiment, task_flags
 from experiments.seeds_summary import HEADLINE
 from learning_law import config as C
@@ -87,7 +87,7 @@ def other_section(p: C.Preset, summary: dict) -> str:
     o = summary.get("other")
     if o is None or p.other_outer is None or not o["compared_seeds"]:  # no seed ran the other search
         return ""
-    own, other = _search_name(p.outer), _search_name(p.other_outer)
+    own, other = _search_name(p.reproduce_outer), _search_name(p.other_outer)
     rows = [f"| {label} | {fmt(o[k]['mean'])} | {fmt(o[k]['sd'], 3)} | [{fmt(o[k]['ci_low'])}, "
             f"{fmt(o[k]['ci_high'])}] | {o[k]['n']} |"
             for k, label in (("speedup_own", f"test speed-up, {own} (the report's policy)"),
@@ -154,7 +154,8 @@ def report(exp: Experiment, preset: str, summary: dict, figs: dict[str, list[str
     return f"""# {exp.title} (preset `{preset}`, {len(seeds)} seeds)
 
 {p.description}
-{changed}Seeds {seeds_arg}: each is the whole one-seed reproduction (`seed-S/report.md`) with the task config's
+{changed}{which_search(p)}
+Seeds {seeds_arg}: each is the whole one-seed reproduction (`seed-S/report.md`) with the task config's
 `seed` (the data and theta_0) replaced by S.
 
 | quantity | paper | mean | sd | {pct} interval | n | paper's value |

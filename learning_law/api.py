@@ -1,4 +1,4 @@
-"""The Python API: your own model and data through the whole toolkit (README "Your own model").
+"""The Python API: your own model and data through the whole toolkit (README "Python API", docs/api.md).
 
     import learning_law.api as ll
     task = ll.make_task(loss, params, train, dev)       # plain pytree, NNX module or Linen apply
@@ -47,7 +47,7 @@ OUTER_FIELDS = tuple(f.name for f in dataclasses.fields(C.OuterConfig))
 
 @dataclasses.dataclass(frozen=True)
 class OptimizeResult:
-    """What :func:`optimize` found. ``gamma: [T, N]`` is the selected policy (README "Which policy is
+    """What :func:`optimize` found. ``gamma: [T, N]`` is the selected policy (docs/search.md "Which policy is
     kept"); ``outer_auc: [K]`` the dev AUC at each outer step (NaN after an early stop); ``summary`` the
     command's summary.json; ``inner``/``outer`` the settings used (``evaluate(task, result)`` reuses them)."""
 

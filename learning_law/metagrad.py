@@ -128,8 +128,8 @@ def adjoint_auc_and_grad(loss_fn: PerExampleLoss, params0: PyTree, train: PyTree
     + grad L_dev(theta_t) / (T + 1); dAUC/dgamma[t, n] = -eta_t grad l_n(theta_t) . lambda_{t+1}, each step's
     two products from one forward-over-reverse ``jax.jvp``. ``jax.grad`` through the scan computes the same
     numbers reverse-over-reverse: it re-runs each step's forward and backward pass and then reverses the
-    backward pass, and keeps that pass's residuals. Measured at the LM cpu preset's sizes: 5.78 s against
-    6.66 s per meta-gradient (benchmarks/README.md). ``memory``: ``theta`` keeps every theta_t, ``block``
+    backward pass, and keeps that pass's residuals (the time of both: benchmarks/README.md, "LM outer
+    step"). ``memory``: ``theta`` keeps every theta_t, ``block``
     one every ``block_size`` steps (0: :func:`default_block_size`), recomputing a block's when needed.
     """
     k = (block_size or default_block_size(gamma.shape[0])) if memory == "block" else 1

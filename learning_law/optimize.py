@@ -1,10 +1,12 @@
 """Search the learning policy gamma minimising the dev AUC (paper Section 4.1), and select what to keep.
 
-Four update rules (:mod:`learning_law.search`): ``auto`` (the default: exponentiated gradient with each
-row's step normalised and backtracking, no step size to choose, never raises the AUC), ``eg`` (one step for
-the whole policy), ``apg`` (the same guarantees, accelerated projected gradient) and ``fixed`` (the reference's ``gamma <- Proj(gamma - eps_k dAUC/dgamma)`` with
-``--outer-lr`` and ``--schedule``), all with the exact gradient of :mod:`learning_law.metagrad`. The first
-``frozen_steps`` rows stay at the constant policy.
+The update rules (:mod:`learning_law.search`): ``auto`` (the default of every command and preset:
+exponentiated gradient with backtracking, one step for the whole policy until that stalls, then each row's
+step normalised; no step size to choose, never raises the AUC), ``eg`` and ``rows`` (either part alone),
+``apg`` (the same guarantees, accelerated projected gradient) and ``fixed`` (the reference's
+``gamma <- Proj(gamma - eps_k dAUC/dgamma)`` with ``--outer-lr`` and ``--schedule``), all with the exact
+gradient of :mod:`learning_law.metagrad`. The first ``frozen_steps`` rows stay at the constant policy.
+How they compare, with the commands: docs/search.md and experiments/results/search_robustness.md.
 
 **Selection.** The search fits the dev split, so its last policy is not necessarily its best on the
 desired distribution. Every ``eval_every`` outer steps the policy's AUC on the validation split

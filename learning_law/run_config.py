@@ -165,10 +165,14 @@ class Preset:
     name: str
     task: PerceptronConfig
     inner: InnerConfig
-    outer: OuterConfig
+    outer: OuterConfig  # the search every command runs by default: `auto` (a backtracking rule, nothing to tune)
     smooth_sigma: float = 0.0  # Gaussian smoothing (steps) for the second speed-up figure
     description: str = ""
-    other_outer: OuterConfig | None = None  # reproduce: a second search run and reported beside `outer`
+    other_outer: OuterConfig | None = None  # reproduce: a second search run and reported beside its main one
+    # A hand-set search (the authors' fixed step, or a fixed step the results were first measured with): what
+    # `reproduce` runs as its main search, explicitly, since it is a reproduction; `optimize --search fixed`
+    # without --outer-lr runs it too. None: reproduce's main search is `outer`.
+    reference: OuterConfig | None = None
     # Measured wall minutes of `learning-law reproduce TASK --preset NAME` (one seed, fresh --out) on the
     # 2 idle cores of the project's machine; `--seeds` takes that per seed. None: not measured.
     reproduce_minutes: float | None = None
@@ -177,10 +181,35 @@ class Preset:
     evaluate_outer_step: int | None = None
 
     def __post_init__(self):
-        k = self.evaluate_outer_step
-        if k is not None and not (0 < k <= self.outer.outer_steps and k % self.outer.save_every == 0):
+        if self.outer.search == "fixed":
+            raise UsageError(f"preset {self.name!r}: outer.search='fixed' is invalid: a preset's default search finds "
+                             "its own step (auto); give a hand-set step as `reference`")
+        if self.reference is not None and self.reference.search != "fixed":
+            raise UsageError(f"preset {self.name!r}: reference.search={self.reference.search!r} is invalid: "
+                             "allowed 'fixed' (the hand-set step reproduce runs)")
+        k, main = self.evaluate_outer_step, self.reproduce_outer
+        if k is not None and not (0 < k <= main.outer_steps and k % main.save_every == 0):
             raise UsageError(f"evaluate_outer_step={k!r} is invalid: allowed a multiple of save_every "
-                             f"({self.outer.save_every}) in [1, outer_steps={self.outer.outer_steps}]")
+                             f"({main.save_every}) in [1, outer_steps={main.outer_steps}]")
+
+    @property
+    def reproduce_outer(self) -> OuterConfig:
+        """The main search of ``reproduce``: the hand-set ``reference`` when the preset has one, else ``outer``."""
+        return self.reference if self.reference is not None else self.outer
+
+    def search_summary(self) -> str:
+        """Which searches the commands run with this preset (for ``list-presets`` and the reports)."""
+        def name(o: OuterConfig) -> str:
+            return o.search if o.search != "fixed" else f"fixed outer lr {o.outer_lr:g} ({o.schedule})"
+
+        text = f"search: {name(self.outer)} (optimize's default)"
+        if self.reference is not None:
+            text += f"; reproduce runs {name(self.reference)}"
+        else:
+            text += "; reproduce runs it"
+        if self.other_outer is not None:
+            text += f", with {name(self.other_outer)} beside it"
+        return text
 
 
 def override(cfg, **changes):

@@ -3,7 +3,7 @@
 The per-step full-batch gradient is a sum over examples, so the train split and the policy's columns
 can be split over devices and XLA's SPMD partitioner turns the weighted sum into a cross-device
 reduction. Parameters, dev and test splits are replicated. The same code runs on one CPU, several
-GPUs, or several processes (hosts): :mod:`learning_law.distributed` joins them first (see README), and
+GPUs, or several processes (hosts): :mod:`learning_law.distributed` joins them first (see docs/scale.md), and
 the mesh then spans every process's devices; each process places only its own shards.
 """
 

@@ -1,11 +1,10 @@
 """XLA CPU settings measured faster for the language model, set by the CLI for LM runs before JAX starts.
 
-On the LM ``cpu`` preset the meta-gradient takes 0.88-0.94 of its time under XLA's defaults with both
-flags (``python benchmarks/lm_metagrad_variants.py``, item 5; benchmarks/README.md), with the same AUC and
-gradient to float32 rounding. The perceptron's time is unchanged by them, and there they are not set: a
-search of hundreds of backtracking outer steps amplifies the rounding differences of other dot kernels into
-another final policy (the cpu preset's test speed-up 27.78x became 30.3x), so the README's perceptron
-numbers keep XLA's defaults.
+With both flags the LM's meta-gradient is faster, with the same AUC and gradient to float32 rounding. The
+perceptron's time is unchanged by them, and there they are not set: a search of hundreds of backtracking
+outer steps amplifies the rounding differences of other dot kernels into another final policy. The
+measurements, with their commands (``python benchmarks/lm_metagrad_variants.py``): benchmarks/README.md and
+docs/scale.md ("XLA CPU flags for the LM").
 
 - ``--xla_cpu_experimental_ynn_fusion_type=individual_dot``: every dot goes to YNNPACK on its own instead of
   fused with its element-wise neighbours;

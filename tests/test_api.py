@@ -1,4 +1,4 @@
-"""learning_law.api: a user's own model and data (README "Your own model").
+"""learning_law.api: a user's own model and data (README "Python API", docs/api.md).
 
 The README's example is run exactly as written; the three loss kinds (plain pytree, NNX module, Linen
 apply) agree on one function; a local loss compiles once; params round-trip; bad input names its argument.
@@ -46,7 +46,7 @@ SPLITS = dict(train=_data(jax.random.key(1), 8), dev=_data(jax.random.key(2), 6)
 
 def test_readme_example_runs_as_written(capsys):
     text = README.read_text()
-    section = text[text.index("## Your own model"):]
+    section = text[text.index("## Python API"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)

@@ -1,6 +1,5 @@
-"""learning_law.api.lm_task / tokenizer / read_texts: a causal LM on the user's own texts (README "Your own
-model"), and the LM's XLA CPU flags applied for the user, or a warning when they can no longer take effect.
-Construction only (no training: the README's example trains one, tests/test_readme_lm_example.py)."""
+"""learning_law.api.lm_task / tokenizer / read_texts: a causal LM on the user's own texts (docs/api.md), and the LM's XLA CPU flags applied for the user, or a warning when they can no longer take effect.
+Construction only (no training: docs/api.md's example trains one, tests/test_readme_lm_example.py)."""
 
 import doctest
 import os

@@ -1,11 +1,14 @@
 """The command line: records written, and every bad input stopped early with exit code 2."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
+from learning_law import config as C
 from learning_law.cli import main
+from learning_law.errors import UsageError
 from cli_runner import run
 
 TINY = ["--preset", "tiny"]
@@ -184,6 +187,25 @@ def test_online_policy_through_train_and_evaluate(tmp_path, capsys):
     assert pol["seconds_per_step"] * 40 == pytest.approx(pol["run_time_s"], abs=1e-4)
     code, text = run(["train", *TINY, "--quiet", "--policy", "online:bogus", "--out", str(tmp_path / "b")], capsys)
     assert code == 2 and "online:equalize" in text
+
+
+def test_the_default_search_is_auto_on_every_preset_and_on_a_setting_no_preset_has(tmp_path, capsys):
+    for task in C.task_config_classes():
+        for name, p in C.PRESETS[task].items():
+            assert p.outer.search == "auto" and p.outer.outer_lr is None, (task, name)
+    with pytest.raises(UsageError, match="outer.search='fixed' is invalid"):
+        dataclasses.replace(C.get_preset("perceptron", "tiny"), outer=C.OuterConfig(outer_lr=0.5))
+    sizes = ["--task", "perceptron", "--dim", "5", "--n-train", "12", "--n-dev", "8", "--n-test", "8", "--n-val", "8",
+             "--label-noise", "0.1", "--steps", "10", "--outer-steps", "2", "--quiet"]
+    code, text = run(["optimize", *sizes, "--out", str(tmp_path / "a")], capsys)  # no preset, no search option
+    assert code == 0, text
+    cfg = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert cfg["preset"] == "paper" and cfg["outer"]["search"] == "auto" and cfg["outer"]["outer_lr"] is None
+    code, text = run(["optimize", *sizes, "--preset", "paper-dev4096", "--search", "fixed", "--out",
+                      str(tmp_path / "b")], capsys)  # --search fixed alone: the preset's hand-set step
+    assert code == 0, text
+    outer = json.loads((tmp_path / "b" / "config.json").read_text())["outer"]
+    assert (outer["search"], outer["outer_lr"], outer["schedule"]) == ("fixed", 0.5, "constant")
 
 
 def test_outer_lr_implies_the_fixed_search_and_auto_refuses_it(tmp_path, capsys):

@@ -231,7 +231,10 @@ def test_presets_and_paper_sizes():
     p = LM.LM_PRESETS["paper"]
     assert (p.task.n_train, p.task.n_dev, p.task.n_test, p.task.seq_len, p.task.vocab_size) == (16384, 512, 512, 64, 5000)
     assert (p.task.d_model, p.task.n_heads, p.task.d_ff, p.task.n_layers) == (128, 8, 512, 2)
-    assert (p.inner.steps, p.inner.lr, p.outer.outer_steps, p.outer.outer_lr, p.outer.memory) == (4000, 0.1, 15, 0.4, "block")
+    ref = p.reference  # reproduce runs the authors' fixed step; every command's default search is auto
+    assert (p.inner.steps, p.inner.lr, ref.outer_steps, ref.outer_lr, ref.memory) == (4000, 0.1, 15, 0.4, "block")
+    assert (p.outer.search, p.outer.outer_steps, p.outer.memory) == ("auto", 15, "block")
+    assert LM.LM_PRESETS["paper-figures"].reference.outer_lr == 0.6
     assert (p.task.noise_fraction, p.task.noise_edits) == (0.5, 20) and p.task.micro_batch > 0
     f = LM.LM_PRESETS["paper-figures"].task
     assert (f.noise_fraction, f.noise_edits) == (0.8, 30)

@@ -1,6 +1,6 @@
-"""README "Your own model": the causal-LM example runs exactly as written, in a fresh Python (as a user runs
+"""docs/api.md "A language model on your own texts": the causal-LM example runs exactly as written, in a fresh Python (as a user runs
 it, so that lm_task can apply the LM's XLA CPU flags before JAX's backend starts), prints its line in the
-documented format, and the numbers the README quotes are the ones it prints (issue 32)."""
+documented format, and the numbers the page quotes are the ones it prints (issue 32)."""
 
 import os
 import re
@@ -18,8 +18,8 @@ LINE = re.compile(r"dev AUC (\d+\.\d{4}) -> (\d+\.\d{4}), test speed-up (\d+\.\d
 
 
 def _section() -> str:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("## Your own model")
+    text = (ROOT / "docs" / "api.md").read_text()
+    start = text.index("## A language model on your own texts")
     return text[start:text.index("\n## ", start + 1)]
 
 
@@ -43,9 +43,9 @@ def test_the_lm_example_runs_as_written_and_prints_the_readme_numbers(tmp_path):
         flags = next(line for line in proc.stderr.splitlines() if line.startswith("XLA_FLAGS="))
         flags = flags.removeprefix("XLA_FLAGS=").split()
         assert set(XF.CPU_FLAGS) <= set(flags)
-    # the README quotes what the example prints (to float rounding of another CPU)
+    # the page quotes what the example prints (to float rounding of another CPU)
     quoted = LINE.search(section.split(blocks[0], 1)[1])
-    assert quoted, "the README does not quote the example's line after its code block"
+    assert quoted, "docs/api.md does not quote the example's line after its code block"
     q = [float(x) for x in quoted.groups()]
     assert (auc0, auc1) == pytest.approx(q[:2], rel=0.02) and speedup == pytest.approx(q[2], rel=0.15)
     assert share == pytest.approx(q[3], abs=0.05)

@@ -159,6 +159,17 @@ def test_the_other_search_is_reported_beside_from_its_folders(repro):
     assert "--search fixed --outer-lr 0.5" in text  # its command is in the re-run block
     assert "Under the paper's own definition the policy is outside" in text  # the Law section's hint names the other policy
     assert "`learning-law law OUT/evaluate-fixed`" in text
+    assert "Search: the default search (`auto`), as `learning-law optimize` runs it with this preset" in text
+
+
+def test_a_reproduction_of_the_authors_setting_says_it_runs_their_fixed_step_and_the_default_beside():
+    from experiments.report_text import which_search
+
+    text = which_search(C.get_preset("perceptron", "paper"))
+    assert "this is a reproduction" in text and "fixed outer lr 0.001 (linear)" in text
+    assert "runs the default search (`auto`)" in text and "beside it here (auto)" in text
+    lm = C.get_preset("lm", "cpu")
+    assert lm.reproduce_outer.search == "auto" and which_search(lm).startswith("Search: the default search (`auto`)")
 
 
 def test_sweep_over_seeds_gives_each_cell_the_seeds_numbers_with_t_intervals(tmp_path, capsys):
@@ -224,7 +235,8 @@ def test_the_figure_preset_evaluates_the_authors_epoch_and_a_bad_epoch_is_refuse
     from learning_law.errors import UsageError
 
     p = C.get_preset("perceptron", "paper-figures")
-    assert (p.outer.outer_steps, p.outer.outer_lr, p.outer.schedule, p.evaluate_outer_step) == (1000, 1e-3, "linear", 490)
+    ref = p.reproduce_outer
+    assert (ref.outer_steps, ref.outer_lr, ref.schedule, p.evaluate_outer_step) == (1000, 1e-3, "linear", 490)
     assert evaluated_policy(p, tmp_path) == tmp_path / "policies" / "gamma_00490.npy"
     assert evaluated_policy(C.get_preset("perceptron", "paper"), tmp_path) == tmp_path / "gamma.npy"
     with pytest.raises(UsageError, match="evaluate_outer_step=500 is invalid"):

@@ -7,8 +7,8 @@ Michelot's algorithm (Michelot, 1986; Condat, 2016, "Fast projection onto the si
 Alg. 2): start from the whole row as the support, set :math:`\tau = (\sum_{S} x - 1)/|S|`, drop the
 entries not above :math:`\tau`, repeat. The support shrinks monotonically and the loop stops exactly
 when it is the true support, so the result is exact (no tolerance), and each pass is O(N) with no
-sort. ``optax.projections.projection_simplex`` sorts every row (O(N log N)); on a 2000 x 4096 policy
-this is 10-13x faster on CPU (``benchmarks/projection.py``).
+sort. ``optax.projections.projection_simplex`` sorts every row (O(N log N)); the two side by side:
+``python benchmarks/projection.py`` (benchmarks/README.md, "Simplex projection").
 """
 
 from __future__ import annotations

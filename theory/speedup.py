@@ -7,9 +7,7 @@ the ratio of the steps each run needs to reach the reference run's final loss. T
 :math:`T / t^*`: the same number whenever the reference first reaches its final loss at its last step, as a
 decreasing loss curve does. A curve that falls and then rises (a model over-fitting noisy labels) reaches its
 final loss earlier, on the way down; with T in the numerator the reference would be "faster than itself"
-(measured: 6.5x for the constant policy against itself on the perceptron with 30% noisy labels,
-``python -m experiments.noisy_labels --task perceptron --label-noise 0.3``); with :math:`t_{ref}` a run
-against itself is exactly 1. When the candidate never gets there, the ratio is below one:
+(docs/results.md, the noisy-label perceptron row); with :math:`t_{ref}` a run against itself is exactly 1. When the candidate never gets there, the ratio is below one:
 :math:`t'_{ref} / T` with :math:`t'_{ref}` the first step at which the reference reaches the candidate's final
 loss.
 

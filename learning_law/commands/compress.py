@@ -19,10 +19,10 @@ HELP = "arithmetic-code the dev stream with the model of each step (prequential 
 
 
 def add_arguments(parser) -> None:
-    from learning_law import cli
+    from learning_law.commands import common
     from theory import coding
 
-    cli._common(parser, outer=False)
+    common.add_common(parser, outer=False)
     parser.add_argument("--policy", default="constant",
                         help="'constant', a .npy [T, N], or an optimize folder (its settings are used "
                              "unless --preset is given)")
@@ -34,14 +34,14 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from learning_law import cli
     from learning_law import record as R
+    from learning_law.commands import common
     from learning_law.compress import compress
 
-    base = None if args.preset or args.policy == "constant" else cli._preset_from_run(Path(args.policy))
-    preset, tcfg, inner, _ = cli._configs(args, base)
+    base = None if args.preset or args.policy == "constant" else common.preset_from_run(Path(args.policy))
+    preset, tcfg, inner, _ = common.configs(args, base)
     out = R.prepare_out_dir(args.out, overwrite=args.overwrite)
-    task = cli._task(args, tcfg)
+    task = common.build(args, tcfg)
     s = compress(task, args.policy, inner, out, total=args.total, verify=args.verify, progress=not args.quiet,
                  extra_config={"preset": preset.name})
     rt = {True: "ok", False: "FAILED", None: "not checked"}[s["roundtrip_ok"]]
