@@ -10,14 +10,58 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "lm_profile.py"
+BENCH = SCRIPT.parent
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu",  # cheap LLVM settings: compile time dominates at tiny sizes
+       "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"}
 
 
-def test_lm_profile_quick(tmp_path):
-    out = tmp_path / "lm_profile.json"
-    env = {**os.environ, "JAX_PLATFORMS": "cpu",  # cheap LLVM settings: compile time dominates at tiny sizes
-           "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"}
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out)], env=env, capture_output=True,
-                          text=True, timeout=300)
+def _commands(tmp: Path) -> dict[str, list[str]]:
+    """Every benchmark process this module checks, by name: {name: argv}."""
+    py = sys.executable
+    return {
+        "profile": [py, str(SCRIPT), "--quick", "--out", str(tmp / "lm_profile.json")],
+        "variants": [py, str(BENCH / "lm_variants.py"), "--quick", "--out", str(tmp / "lm_variants.json")],
+        "unroll": [py, str(BENCH / "lm_unroll.py"), "--quick", "--unroll", "1,3", "--rounds", "1", "--out",
+                   str(tmp / "lm_unroll.json")],
+        "unroll_bad": [py, str(BENCH / "lm_unroll.py"), "--quick", "--unroll", "0"],
+        "metagrad": [py, str(BENCH / "lm_metagrad_variants.py"), "--quick", "--skip-flags", "--out",
+                     str(tmp / "v.json")],
+        "metagrad_child": [py, str(BENCH / "lm_metagrad_variants.py"), "--quick", "--child", "1"],
+    }
+
+
+NEEDS = {"test_lm_profile_quick": ("profile",), "test_lm_variants_quick_forms_agree": ("variants",),
+         "test_lm_unroll_quick_gives_the_same_gradient_for_every_unroll": ("unroll", "unroll_bad"),
+         "test_lm_metagrad_variants_quick_compute_the_same_meta_gradient": ("metagrad", "metagrad_child")}
+
+
+@pytest.fixture(scope="module")
+def bench(request, tmp_path_factory):
+    """The benchmark processes of the tests selected in this module, all started at once: each is a mostly
+    single-threaded compile of tiny programs, so on 2 cores their waits overlap (the module's wall time
+    was the sum of ~10 such processes, one after the other). Each test waits for its own and checks it;
+    nothing here depends on the processes' timings being taken on idle cores."""
+    tmp = tmp_path_factory.mktemp("bench")
+    selected = {item.originalname for item in request.session.items if item.module is request.module}
+    cmds = _commands(tmp)
+    procs = {name: subprocess.Popen(cmds[name], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for test, names in NEEDS.items() if test in selected for name in names}
+    yield tmp, procs
+    for proc in procs.values():  # a failed test leaves no process behind
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def _finished(bench, name: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    proc = bench[1][name]
+    out, err = proc.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_lm_profile_quick(bench):
+    out = bench[0] / "lm_profile.json"
+    proc = _finished(bench, "profile")
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(out.read_text())
     assert res["quick"] and res["sizes"]["preset"] == "tiny" and len(res["load_average"]) == 3
@@ -58,15 +102,11 @@ def test_lm_profile_quick(tmp_path):
     assert "wrote" in proc.stdout
 
 
-def test_lm_variants_quick_forms_agree(tmp_path):
+def test_lm_variants_quick_forms_agree(bench):
     """benchmarks/lm_variants.py (--quick, the tiny LM): the attention forms and the two adjoint steps it times
     compute the same numbers, so the timings compare like with like."""
-    out = tmp_path / "lm_variants.json"
-    env = {**os.environ, "JAX_PLATFORMS": "cpu",
-           "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"}
-    script = SCRIPT.parent / "lm_variants.py"
-    proc = subprocess.run([sys.executable, str(script), "--quick", "--out", str(out)], env=env, capture_output=True,
-                          text=True, timeout=300)
+    out = bench[0] / "lm_variants.json"
+    proc = _finished(bench, "variants")
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(out.read_text())
     assert [r["form"] for r in res["attention"]][0] == "einsum (today)" and len(res["attention"]) == 3
@@ -74,32 +114,26 @@ def test_lm_variants_quick_forms_agree(tmp_path):
     assert res["adjoint_max_rel_diff"] < 1e-4 and len(res["adjoint_step"]) == 3
 
 
-def test_lm_unroll_quick_gives_the_same_gradient_for_every_unroll(tmp_path):
+def test_lm_unroll_quick_gives_the_same_gradient_for_every_unroll(bench):
     """benchmarks/lm_unroll.py (--quick, the tiny LM): unrolling the scans changes the program (its compile
-    time) but not the meta-gradient, so its timings compare like with like."""
-    out = tmp_path / "lm_unroll.json"
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run([sys.executable, str(SCRIPT.parent / "lm_unroll.py"), "--quick", "--unroll", "1,3",
-                           "--rounds", "1", "--out", str(out)], env=env, capture_output=True, text=True, timeout=300)
+    time) but not the meta-gradient, so its timings compare like with like (both compiled with the same
+    cheap LLVM settings here)."""
+    out = bench[0] / "lm_unroll.json"
+    proc = _finished(bench, "unroll")
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(out.read_text())
     assert [r["unroll"] for r in res["rows"]] == [1, 3] and res["grad_sum_max_rel_diff"] < 1e-5
     assert all(r["meta-gradient s (best of 2)"] > 0 and r["auc"] == res["rows"][0]["auc"] for r in res["rows"])
-    bad = subprocess.run([sys.executable, str(SCRIPT.parent / "lm_unroll.py"), "--quick", "--unroll", "0"], env=env,
-                         capture_output=True, text=True, timeout=120)
+    bad = _finished(bench, "unroll_bad")
     assert bad.returncode == 2 and "--unroll" in bad.stderr
 
 
-def test_lm_metagrad_variants_quick_compute_the_same_meta_gradient(tmp_path):
+def test_lm_metagrad_variants_quick_compute_the_same_meta_gradient(bench):
     """benchmarks/lm_metagrad_variants.py (--quick, the tiny LM): every variant computes today's AUC and
     meta-gradient (so its timing compares like with like), the attention ablation another one, and a
     fresh-process row (``--child``) reports today's."""
-    script = SCRIPT.parent / "lm_metagrad_variants.py"
-    out = tmp_path / "v.json"
-    env = {**os.environ, "JAX_PLATFORMS": "cpu",  # cheap LLVM settings: compile time dominates at tiny sizes
-           "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"}
-    proc = subprocess.run([sys.executable, str(script), "--quick", "--skip-flags", "--out", str(out)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    out = bench[0] / "v.json"
+    proc = _finished(bench, "metagrad")
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(out.read_text())
     rows, ablation = res["rows"][:-1], res["rows"][-1]
@@ -111,8 +145,7 @@ def test_lm_metagrad_variants_quick_compute_the_same_meta_gradient(tmp_path):
         assert r["meta-gradient s"] > 0
         assert r["auc"] == pytest.approx(rows[0]["auc"], rel=1e-5)
         assert r["sum |dAUC/dgamma|"] == pytest.approx(rows[0]["sum |dAUC/dgamma|"], rel=1e-4)
-    child = subprocess.run([sys.executable, str(script), "--quick", "--child", "1"], env=env, capture_output=True,
-                           text=True, timeout=300)
+    child = _finished(bench, "metagrad_child")
     assert child.returncode == 0, child.stderr[-3000:]
     one_core = json.loads(child.stdout.strip().splitlines()[-1])
     assert one_core["sum |dAUC/dgamma|"] == pytest.approx(rows[0]["sum |dAUC/dgamma|"], rel=1e-4)
