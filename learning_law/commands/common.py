@@ -26,11 +26,10 @@ HELP = {
     "steps": "T, inner steps", "lr": "eta, inner learning rate", "warmup_steps": "linear eta warm-up steps",
     "record_every": "stride of per-example records (train losses, contributions)",
     "outer_steps": "K, outer steps of the policy search (at most)",
-    "search": "auto: exponentiated gradient with steps found by backtracking (never raises the AUC, nothing to "
-              "tune), one step for the whole policy until that stalls, then each row's step normalised | eg: the "
-              "first part only | rows: the second only | "
-              "apg: the same guarantees, projected gradient with momentum (exact zeros in gamma) | fixed: the reference's "
-              "--outer-lr and --schedule (given either, fixed is implied)",
+    "search": "auto: exponentiated gradient (steps found by backtracking, never raises the AUC, nothing to tune) for "
+              "20 outer steps, then qn; each row's step normalised (rows) when the constant run oscillates or a step "
+              "stalls | eg | rows | qn: L-BFGS on the softmax logits | apg: projected gradient with momentum (exact "
+              "zeros) | fixed: the reference's --outer-lr and --schedule (given either, fixed is implied)",
     "until_kkt": "auto/eg/rows/apg: stop once the policy's run-level KKT residual (1: the constant policy, 0: a "
                  "first-order optimum; logged every outer step) is below this",
     "outer_lr": "fixed search: outer learning rate eps at step 0",
