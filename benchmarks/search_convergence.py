@@ -2,22 +2,23 @@
 meta-gradients and seconds, side by side in one run.
 
     python benchmarks/search_convergence.py [--presets perceptron:cpu,perceptron:paper,lm:cpu]
-        [--rules auto,eg,rows,apg,qn] [--outer-steps N] [--max-seconds S] [--quick] [--out FILE]
+        [--rules auto,qn,eg,rows,apg] [--outer-steps N] [--max-seconds S] [--quick] [--out FILE]
     python benchmarks/search_convergence.py --report FILE [FILE ...]   # the tables of earlier runs
 
 For each preset (validation split removed: the search objective is all that is measured) and each rule of
-:mod:`learning_law.search` (``auto``, the default: ``eg`` until it stalls, then ``rows``; ``eg``: exponentiated
-gradient, one step for the whole policy; ``rows``: each row's step normalised; ``apg``: accelerated projected
-gradient; ``qn``, only with
-``--rules``: a quasi-Newton candidate in the mirror coordinates, :func:`qn_step_rule`), the search runs from
-the constant policy for ``--outer-steps`` outer steps (or ``--max-seconds``, whichever ends first),
-logging after every step the dev AUC, the run-level KKT residual of the policy the step started from
+:mod:`learning_law.search` (``auto``, the default: ``eg`` for 20 outer steps, then ``qn``; ``qn``: L-BFGS on the
+softmax logits; ``eg``: exponentiated gradient, one step for the whole policy, which was ``auto`` until it
+stalled before qn landed; ``rows``: each row's step normalised; ``apg``: accelerated projected gradient), the
+search runs from the constant policy for ``--outer-steps`` outer steps (or ``--max-seconds``, whichever ends
+first), logging after every step the dev AUC, the run-level KKT residual of the policy the step started from
 (:func:`theory.certificate.kkt_residual`, from the meta-gradient the step takes anyway), meta-gradients,
-forward runs and seconds. Printed per preset: each rule's final AUC and residual, its best residual, and
-the meta-gradients it needed to reach the AUC that ``apg`` reaches at its end (the ratio against ``apg``'s).
+forward runs and seconds. Printed per preset: each rule's final AUC and residual, its best residual, and the
+meta-gradients it needed to reach the AUC that ``apg`` reaches at its end (the ratio against ``apg``'s).
 At each rule's last policy of a perceptron preset, the residual is recomputed with a float64 meta-gradient
-(is float32 what bounds it?) and split by rows (where is the gap left?). A figure (PNG and PDF) beside the
-JSON shows AUC and residual against meta-gradients.
+(is float32 what bounds it?), split by rows (where is the gap left?), and the curvature of F along each row
+block's steepest descent is measured (:func:`curvature_by_rows`: the spread of the best step size over blocks
+is the condition number one step size faces). A figure (PNG and PDF) beside the JSON shows AUC and residual
+against meta-gradients.
 """
 
 from __future__ import annotations
@@ -101,93 +102,6 @@ def run_rule(task, inner, rule: str, steps: int, max_seconds: float) -> dict:
     log.append({"outer_step": len(log), "auc": float(st.auc), "kkt": math.nan, "meta_gradients": count["vg"],
                 "forward_runs": count["fwd"], "seconds": round(time.perf_counter() - t0, 3)})
     return {"rule": rule, "stop": stop, "log": log, "gamma": np.asarray(st.gamma)}
-
-
-def qn_step_rule(memory: int = 10, floor: float = 0.01):
-    """A candidate measured here only, not a library rule: limited-memory BFGS (Nocedal 1980; two-loop
-    recursion, Nocedal & Wright Alg. 7.4) on the softmax logits u of every row, gamma_t = softmax(u_t), with
-    the initial inverse Hessian gamma_k diag(1 / max(x, floor / N)) (the first direction is then
-    exponentiated gradient's; the floor keeps 1 / x finite near exact zeros), gamma_k = s.y / (y D y) from
-    the last pair, pairs kept only when s.y > 0, and Armijo backtracking from a = 1 (the first step: a = 1
-    / max |centred gradient|). Monotone like the library's rules; its state (m pairs of [T, N] arrays) is
-    what a checkpoint would have to carry. Returns ``(init, step)`` acting on a dict state."""
-    def init(vg, g0):
-        f0, g = vg(g0)
-        x = np.asarray(g0, np.float64)
-        return {"x": x, "u": np.log(x), "f": float(f0), "g": np.asarray(g, np.float64), "mem": [], "first": True}
-
-    def step(state, value, vg):
-        x, u, fx, g, mem = state["x"], state["u"], state["f"], state["g"], state["mem"]
-        n = x.shape[1]
-        gc = g - (x * g).sum(1, keepdims=True)
-        gu = x * gc
-        kkt = float(kkt_residual(x, g)[1])
-        d_inv = 1.0 / np.maximum(x, floor / n)
-        q, alphas = gu.copy(), []
-        for s_, y_, rho in reversed(mem):
-            al = rho * np.vdot(s_, q)
-            alphas.append(al)
-            q -= al * y_
-        if mem:
-            s_, y_, _ = mem[-1]
-            scale = np.vdot(s_, y_) / np.vdot(y_, d_inv * y_)
-        else:
-            scale = 1.0 / max(np.abs(gc).max(), 1e-30)
-        r = scale * d_inv * q
-        for (s_, y_, rho), al in zip(mem, reversed(alphas)):
-            r += s_ * (al - rho * np.vdot(y_, r))
-        d = -r
-        slope = float(np.vdot(gu, d))
-        if not slope < 0:  # not a descent direction: drop the memory, take the gradient's
-            mem.clear()
-            d, slope = -scale * d_inv * gu, float(np.vdot(gu, -scale * d_inv * gu))
-        a, trials = 1.0, 0
-        while trials < S.MAX_TRIALS:
-            trials += 1
-            un = u + a * d
-            z = np.exp(un - un.max(1, keepdims=True))
-            xn = z / z.sum(1, keepdims=True)
-            fn = float(value(jnp.asarray(xn, jnp.float32))[0])
-            if math.isfinite(fn) and fn <= fx + S.ARMIJO * a * slope:
-                break
-            a *= 0.5
-        else:
-            return state, {"kkt": kkt, "stop": S.STALLED if kkt > S.STALL_KKT else S.STATIONARY}
-        f_new, g_new = vg(jnp.asarray(xn, jnp.float32))
-        g_new = np.asarray(g_new, np.float64)
-        gu_new = xn * (g_new - (xn * g_new).sum(1, keepdims=True))
-        s_, y_ = un - u, gu_new - gu
-        sy = float(np.vdot(s_, y_))
-        if sy > 1e-12 * math.sqrt(float(np.vdot(s_, s_)) * float(np.vdot(y_, y_))):
-            mem.append((s_, y_, 1.0 / sy))
-            del mem[:-memory]
-        return ({"x": xn, "u": un - un.max(1, keepdims=True), "f": float(f_new), "g": g_new, "mem": mem},
-                {"kkt": kkt, "stop": None})
-
-    return init, step
-
-
-def run_qn(task, inner, steps: int, max_seconds: float) -> dict:
-    """:func:`qn_step_rule` from the constant policy, logged as :func:`run_rule` logs."""
-    vg, value, count, g0 = counted_objective(task, inner)
-    init, step = qn_step_rule()
-    t0 = time.perf_counter()
-    st = init(vg, g0)
-    log, stop = [], "outer steps"
-    for k in range(steps):
-        auc = st["f"]
-        st, info = step(st, value, vg)
-        log.append({"outer_step": k, "auc": auc, "kkt": info["kkt"], "meta_gradients": count["vg"],
-                    "forward_runs": count["fwd"], "seconds": round(time.perf_counter() - t0, 3)})
-        if info["stop"]:
-            stop = info["stop"]
-            break
-        if time.perf_counter() - t0 > max_seconds:
-            stop = "max seconds"
-            break
-    log.append({"outer_step": len(log), "auc": st["f"], "kkt": math.nan, "meta_gradients": count["vg"],
-                "forward_runs": count["fwd"], "seconds": round(time.perf_counter() - t0, 3)})
-    return {"rule": "qn", "stop": stop, "log": log, "gamma": np.asarray(st["x"], np.float32)}
 
 
 def float64_check(task, inner, gamma: np.ndarray) -> dict:
@@ -306,7 +220,7 @@ def figure(results: list[dict], stem: Path) -> list[str]:
 def main(argv=None) -> int:
     ap = B.parser(__doc__.split("\n\n")[0])
     ap.add_argument("--presets", default="perceptron:cpu,perceptron:paper,lm:cpu")
-    ap.add_argument("--rules", default="auto,eg,rows,apg")
+    ap.add_argument("--rules", default="auto,qn,eg,apg")
     ap.add_argument("--outer-steps", type=int, default=None, help="per preset (default: 1000 cpu, 300 paper, 24 lm)")
     ap.add_argument("--max-seconds", type=float, default=900.0, help="per preset and rule (default 900)")
     ap.add_argument("--report", nargs="+", default=None, metavar="JSON",
@@ -322,9 +236,9 @@ def main(argv=None) -> int:
         print("\n".join(reach_lines(list(merged.values()))))
         return 0
     rules = [r.strip() for r in args.rules.split(",") if r.strip()]
-    bad = [r for r in rules if r not in S.STEP_RULES and r != "qn"]
+    bad = [r for r in rules if r not in S.STEP_RULES]
     if bad:
-        ap.error(f"--rules {bad} is invalid: allowed {sorted(S.STEP_RULES)} and qn (a candidate measured here)")
+        ap.error(f"--rules {bad} is invalid: allowed {sorted(S.STEP_RULES)}")
     if "lm:cpu" in args.presets:
         B.lm_xla_flags()
     results = []
@@ -333,10 +247,10 @@ def main(argv=None) -> int:
         steps = args.outer_steps or (10 if args.quick else DEFAULT_STEPS.get(spec, 300))
         runs = []
         for rule in rules:
-            run = (run_qn(task, inner, steps, args.max_seconds) if rule == "qn" else
-                   run_rule(task, inner, rule, steps, args.max_seconds))
+            run = run_rule(task, inner, rule, steps, args.max_seconds)
             if name == "perceptron":
                 run["float64"] = float64_check(task, inner, run["gamma"])
+                run["curvature"] = curvature_by_rows(task, inner, run["gamma"])
             del run["gamma"]
             runs.append(run)
             last = run["log"][-1]
@@ -364,6 +278,12 @@ def main(argv=None) -> int:
                       f"{f64['centred_gradient_rel_error']:.1e}; by rows: "
                       + ", ".join(f"t {p['rows']}: residual {p['median_residual']:.2f}, {100 * p['share_of_gap']:.0f}% of gap"
                                   for p in f64["by_rows"]), flush=True)
+            if run.get("curvature"):
+                steps_ = [c["best_step"] for c in run["curvature"] if c["best_step"]]
+                print(f"  {run['rule']}: best step along each row block's steepest descent (1 / curvature): "
+                      + ", ".join(f"t {c['rows']}: {c['best_step']:.3g}" if c["best_step"] else
+                                  f"t {c['rows']}: negative curvature" for c in run["curvature"])
+                      + (f"; spread {max(steps_) / min(steps_):.3g}x" if len(steps_) > 1 else ""), flush=True)
     print("\n".join(reach_lines(results)))
     out = B.write_result("search_convergence", args, {"results": results})
     print("\n".join(figure(results, out.with_suffix(""))))

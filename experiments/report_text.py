@@ -8,6 +8,7 @@ import math
 from scipy.stats import spearmanr
 
 from learning_law import config as C
+from learning_law import search as S
 
 CLOSE = 0.2  # a number of ours is "close" to the paper's within this relative difference
 
@@ -15,8 +16,10 @@ CLOSE = 0.2  # a number of ours is "close" to the paper's within this relative d
 def search_text(outer: C.OuterConfig) -> str:
     """One phrase naming a search and its step."""
     if outer.search == "auto":
-        return ("the default search (`auto`: exponentiated gradient with backtracking, one step for the whole "
-                "policy until that stalls, then each row's step normalised; no step to set)")
+        return (f"the default search (`auto`: exponentiated gradient with backtracking for {S.EG_STEPS} outer steps, then "
+                "L-BFGS on the softmax logits; each row's step normalised after a stall; no step to set)")
+    if outer.search == "qn":
+        return "the `qn` search (L-BFGS on the softmax logits, Armijo backtracking; no step to set)"
     if outer.search == "eg":
         return "the `eg` search (exponentiated gradient, one step for the whole policy, backtracking; no step to set)"
     if outer.search == "rows":

@@ -1,9 +1,9 @@
 """Search the learning policy gamma minimising the dev AUC (paper Section 4.1), and select what to keep.
 
 The update rules (:mod:`learning_law.search`): ``auto`` (the default of every command and preset:
-exponentiated gradient with backtracking, one step for the whole policy until that stalls, then each row's
-step normalised; no step size to choose, never raises the AUC), ``eg`` and ``rows`` (either part alone),
-``apg`` (the same guarantees, accelerated projected gradient) and ``fixed`` (the reference's
+exponentiated gradient with backtracking for its first outer steps, then L-BFGS on the softmax logits, each
+row's step normalised after a stall; no step size to choose, never raises the AUC), ``eg``, ``qn`` and
+``rows`` (each part alone), ``apg`` (the same guarantees, accelerated projected gradient) and ``fixed`` (the reference's
 ``gamma <- Proj(gamma - eps_k dAUC/dgamma)`` with ``--outer-lr`` and ``--schedule``), all with the exact
 gradient of :mod:`learning_law.metagrad`. The first ``frozen_steps`` rows stay at the constant policy.
 How they compare, with the commands: docs/search.md and experiments/results/search_robustness.md.
@@ -173,7 +173,7 @@ def optimize(
     st = SearchState(steps, n, K)
     st.gamma = st.best_gamma = place_policy(P.constant(steps, n), task.mesh)
     if outer.search in S.WITH_MEMORY:  # the template a restore fills (the empty memory at the constant policy)
-        st.memory = S.search_memory(st.gamma, outer.search)
+        st.memory = S.search_memory(st.gamma, outer.search, outer.qn_memory)
     mngr = _checkpointer(out / "checkpoints")
     if resume and mngr.all_steps():
         tree = _restore_latest_good(mngr, st.tree(), progress)
@@ -214,7 +214,7 @@ def optimize(
     if outer.search in S.BACKTRACKING and start < K and not st.stop:
         if start == 0:
             vg = S.reuse_first(vg)  # the first step's meta-gradient is auto_init's
-            auto = S.auto_init(vg, st.gamma, outer.frozen_steps, outer.search)
+            auto = S.auto_init(vg, st.gamma, outer.frozen_steps, outer.search, outer.qn_memory)
             _check_finite(auto.auc, start)
             if outer.search == "auto" and inner.batch_size == 0 and S.oscillates(const_curves[0]):
                 auto = S.start_in_rows(auto)
@@ -228,7 +228,8 @@ def optimize(
             auto = S.AutoState(st.gamma, f, st.mom[0], st.mom[1], t, t_prev, alpha,
                                () if st.memory is None else st.memory)
     t0 = time.perf_counter()
-    collapsing = False
+    # each part's first accepted step (search_record.collapsed); a resumed search keeps its very first one
+    collapsing, first_step = False, ({1.0: float(st.step_size[0])} if start else {})
     with bar(K, f"optimize ({outer.search})", progress, unit="outer step") as pbar, \
             open(out / "metrics.jsonl" if is_writer() else os.devnull, "a") as log:
         pbar.update(start)
@@ -253,12 +254,12 @@ def optimize(
                         print(f"\nnote: at outer step {k} one step for the whole policy stalled (its largest "
                               "meta-gradient entries set it); the search goes on with each row's step normalised "
                               "(summary.json switched_to_rows)", file=sys.stderr)
-                    if (not collapsing and k and st.step_size[k] < SR.STEP_COLLAPSE * st.step_size[0]
-                            and progress):
+                    ratio = SR.collapsed(first_step, SR.step_mode(outer.search, auto, new), float(st.step_size[k]))
+                    if not collapsing and ratio is not None and progress:
                         collapsing = True
-                        print(f"\nwarning: the search's step fell to {st.step_size[k]:.3g}, "
-                              f"{st.step_size[k] / st.step_size[0]:.2g}x its first accepted one, at outer step {k}: "
-                              "it may stall (see summary.json stop_reason)", file=sys.stderr)
+                        print(f"\nwarning: the search's step fell to {st.step_size[k]:.3g}, {ratio:.2g}x its first "
+                              f"accepted one, at outer step {k}: it may stall (see summary.json stop_reason)",
+                              file=sys.stderr)
                     auto, st.gamma, st.mom = new, new.gamma, (new.z, new.prev)
                     st.memory = new.memory or None
                     st.scalars = np.array([new.auc, new.t, new.t_prev, new.alpha], np.float32)

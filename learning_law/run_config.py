@@ -116,7 +116,8 @@ class OuterConfig:
     save_every: int = 100  # save the policy gamma every k outer steps (plus the last)
     checkpoint_every: int = 10  # orbax checkpoint of the whole outer state every k outer steps
     eval_every: int = 10  # every k outer steps: validation AUC (selection), test AUC, dev/test speed-ups
-    until_kkt: float | None = None  # auto / eg / apg: stop once the policy's run-level KKT residual is below this
+    until_kkt: float | None = None  # auto / eg / rows / qn / apg: stop once the run-level KKT residual is below this
+    qn_memory: int = 10  # qn / auto: pairs L-BFGS keeps (memory and checkpoints hold 2m + 3 arrays of gamma's shape)
 
     def __post_init__(self):
         require(isinstance(self.outer_steps, int) and self.outer_steps >= 1, "outer_steps",
@@ -149,6 +150,8 @@ class OuterConfig:
                 "checkpoint_every", self.checkpoint_every, "an integer >= 1")
         require(isinstance(self.eval_every, int) and self.eval_every >= 1, "eval_every", self.eval_every,
                 "an integer >= 1")
+        require(isinstance(self.qn_memory, int) and 1 <= self.qn_memory <= 100, "qn_memory", self.qn_memory,
+                "an integer in [1, 100] (pairs of L-BFGS; each costs two arrays of gamma's shape)")
         if self.until_kkt is not None:
             require(isinstance(self.until_kkt, (int, float)) and math.isfinite(self.until_kkt)
                     and self.until_kkt > 0, "until_kkt", self.until_kkt,

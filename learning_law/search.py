@@ -1,5 +1,5 @@
-r"""Outer update rules of the policy search on gamma: the default one, two alternatives that find their own
-step, and the reference's fixed step.
+r"""Outer update rules of the policy search on gamma: the default one, four that find their own step, and the
+reference's fixed step.
 
 All minimise the search objective :math:`F(\gamma)` (the dev AUC, :mod:`learning_law.metagrad`) over
 rows of gamma on the probability simplex, the first ``frozen_steps`` rows held at the constant policy.
@@ -22,11 +22,15 @@ meta-gradient's largest entries (the first inner steps, or the spikes of an inne
 under ``eg`` the other rows barely move or the step collapses; ``rows`` moves every row by the same
 relative amount.
 
-``auto`` (the default) -- ``eg`` until it stalls, then ``rows`` for the rest of the search
-(:func:`auto_step`). Chosen by measurement (``python -m experiments.search_robustness``): against the best
-of a fixed-step sweep, ``eg`` reaches 80% of its test speed-up in 8 of 8 settings and ``rows`` in 7 (it
-fits the dev split further, which under Adam does not carry to test); on an inner run that oscillates,
-``eg`` stalls within a few outer steps and ``rows`` does not (tests/test_search_stops.py).
+``qn`` -- limited-memory BFGS on each row's softmax logits, Armijo backtracking from the unit step
+(:mod:`learning_law.search_qn`): the curvature between rows and examples that one step size cannot express.
+
+``auto`` (the default) -- ``eg`` for the first :data:`EG_STEPS` outer steps, then ``qn`` from the policy eg
+reached (:func:`auto_step`); ``rows`` for the rest of the search after a step stalls, and from the start when the
+full-batch constant run oscillates (:func:`oscillates`: the meta-gradient's spikes would set one step for the
+whole policy). eg's first steps are cheap and robust where the gradient is far from quadratic; qn then converges
+several times faster than eg or apg (benchmarks/README.md, "Search convergence"; the robustness against a
+fixed-step sweep: experiments/results/search_robustness.md).
 
 ``apg`` -- monotone accelerated projected gradient (MFISTA, Beck & Teboulle 2009, Sec. V) with
 backtracking on the step and a restart of the momentum whenever it fails to lower F (O'Donoghue &
@@ -47,7 +51,7 @@ quadratic bound, which an inner loop under Adam never meets. It gives exact zero
 :math:`\gamma \leftarrow \Pi(\gamma - \epsilon_k \nabla F)`, :math:`\epsilon_k` from ``--outer-lr`` and
 ``--schedule``; its good values differ by orders of magnitude between settings.
 
-What ``auto``, ``eg``, ``rows`` and ``apg`` guarantee:
+What ``auto``, ``eg``, ``rows``, ``qn`` and ``apg`` guarantee:
 
 - *nothing to tune*: the scale of F cancels (``rows``' a is dimensionless; the others' scale as 1/F), so multiplying the objective by 1000 gives the same trajectory (tests/test_search.py);
 - *monotone*: the policy returned never moves to a point with a larger F (a NaN trial counts as larger);
@@ -87,6 +91,7 @@ from learning_law.search_core import failed_reason as _failed
 from learning_law.search_core import first_alpha_eg as _first_alpha_eg
 from learning_law.search_core import frozen_mask as _frozen_mask
 from learning_law.search_core import no_decrease_left as _no_decrease_left
+from learning_law.search_core import open_step as _open_step
 from theory.simplex import project_rows_onto_simplex
 
 @jax.jit
@@ -153,12 +158,12 @@ def search_memory(gamma: Array, rule: str, m: int = QN.MEMORY):
 
 
 def auto_init(value_and_grad: Callable[[Array], tuple[Array, Array]], gamma: Array, frozen_steps: int,
-              rule: str = "auto") -> AutoState:
+              rule: str = "auto", memory: int = QN.MEMORY) -> AutoState:
     """The state at the starting policy: its F and the first trial step (from its gradient).
 
     ``rule``: ``auto`` (:func:`auto_step`), ``eg`` (:func:`eg_step`), ``rows`` (:func:`rows_step`; its first
     trial step is 1), ``apg`` (:func:`apg_step`) or ``qn`` (:func:`learning_law.search_qn.qn_step`, with its
-    empty :class:`~learning_law.search_qn.QNMemory`)."""
+    empty :class:`~learning_law.search_qn.QNMemory` of ``memory`` pairs)."""
     if rule not in STEP_RULES:
         raise ValueError(f"rule={rule!r} is invalid: allowed {sorted(STEP_RULES)}")
     auc, grad = value_and_grad(gamma)
@@ -168,8 +173,8 @@ def auto_init(value_and_grad: Callable[[Array], tuple[Array, Array]], gamma: Arr
         first = _first_alpha_eg if rule in ("auto", "eg", "qn") else _first_alpha
         alpha = first(gamma, masked_grad(grad, frozen_steps)) / GROW
     one = jnp.float32(1.0)
-    memory = search_memory(gamma, rule) if rule in WITH_MEMORY else ()
-    return AutoState(gamma, auc, gamma, gamma, one, one, jnp.float32(alpha), memory)
+    kept = search_memory(gamma, rule, memory) if rule in WITH_MEMORY else ()
+    return AutoState(gamma, auc, gamma, gamma, one, one, jnp.float32(alpha), kept)
 
 
 def apg_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
@@ -252,14 +257,9 @@ def eg_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
     runs: x is returned as it is).
     """
     fs = np.int32(frozen_steps)
-    f_x = float(state.auc)
-    _, grad = value_and_grad(state.gamma)
-    grad = masked_grad(grad, frozen_steps)
-    kkt, gap = (float(v) for v in _certificate(state.gamma, grad))
-    if kkt < stop_below:
-        return state, StepInfo(False, True, 0, float(state.alpha), 0.0, kkt=kkt, reason=CERTIFIED)
-    if _no_decrease_left(gap, f_x):
-        return state, StepInfo(False, True, 0, float(state.alpha), 0.0, kkt=kkt, reason=STATIONARY)
+    f_x, grad, kkt, stop = _open_step(state, value_and_grad, frozen_steps, stop_below)
+    if stop is not None:
+        return state, stop
     direction = row_direction(state.gamma, grad) if rows else None
     a = min(float(state.alpha) * GROW, MAX_STEP)
     for trial in range(1, MAX_TRIALS + 1):

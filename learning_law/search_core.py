@@ -108,6 +108,24 @@ def certificate(gamma: Array, grad: Array) -> tuple[Array, Array]:
     return kkt_residual(gamma, grad)[1], gap
 
 
+def open_step(state: AutoState, value_and_grad: Callable[[Array], tuple[Array, Array]], frozen_steps: int,
+              stop_below: float) -> tuple[float, Array, float, StepInfo | None]:
+    """The opening every rule that takes its meta-gradient at the accepted policy shares (``eg``, ``rows``,
+    ``qn``): (F at x, dF/dgamma at x with frozen rows masked, the run-level KKT residual, the step's answer
+    when it stops before any trial: :data:`CERTIFIED` below ``stop_below``, :data:`STATIONARY` when no move
+    promises a decrease float32 resolves; else None)."""
+    f_x = float(state.auc)
+    _, grad = value_and_grad(state.gamma)
+    grad = masked_grad(grad, frozen_steps)
+    kkt, gap = (float(v) for v in certificate(state.gamma, grad))
+    stop = None
+    if kkt < stop_below:
+        stop = StepInfo(False, True, 0, float(state.alpha), 0.0, kkt=kkt, reason=CERTIFIED)
+    elif no_decrease_left(gap, f_x):
+        stop = StepInfo(False, True, 0, float(state.alpha), 0.0, kkt=kkt, reason=STATIONARY)
+    return f_x, grad, kkt, stop
+
+
 def no_decrease_left(gap: float, f_x: float) -> bool:
     return not gap > REL_TOL * max(abs(f_x), 1e-30)
 

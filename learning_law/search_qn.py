@@ -46,9 +46,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from learning_law.search_core import (ARMIJO, CERTIFIED, GROW, MAX_STEP, MAX_TRIALS, REL_TOL, STATIONARY, AutoState,
-                                      StepInfo, certificate, failed_reason, frozen_mask, masked_grad,
-                                      no_decrease_left)
+from learning_law.search_core import (ARMIJO, GROW, MAX_STEP, MAX_TRIALS, REL_TOL, AutoState, StepInfo,
+                                      failed_reason, frozen_mask, open_step)
 
 MEMORY = 10  # pairs kept (m): 10 reached the reference AUC sooner than 30 on the perceptron cpu preset
 FLOOR = 0.01  # H_0's diag uses max(gamma, FLOOR / N): finite near weights that underflowed to 0
@@ -169,14 +168,9 @@ def qn_step(state: AutoState, value: Callable[[Array], tuple[Array, object]],
     :data:`STALLED` when no trial passes while the residual is above the stall level.
     """
     fs = np.int32(frozen_steps)
-    f_x = float(state.auc)
-    _, grad = value_and_grad(state.gamma)
-    grad = masked_grad(grad, frozen_steps)
-    kkt, gap = (float(v) for v in certificate(state.gamma, grad))
-    if kkt < stop_below:
-        return state, StepInfo(False, True, 0, float(state.alpha), 0.0, kkt=kkt, reason=CERTIFIED)
-    if no_decrease_left(gap, f_x):
-        return state, StepInfo(False, True, 0, float(state.alpha), 0.0, kkt=kkt, reason=STATIONARY)
+    f_x, grad, kkt, stop = open_step(state, value_and_grad, frozen_steps, stop_below)
+    if stop is not None:
+        return state, stop
     first = np.float32(min(float(state.alpha) * GROW, MAX_STEP))
     mem, d, slope, gu, paired = _prepare(state.memory, state.gamma, grad, first, np.int32(warm))
     slope, paired = float(slope), bool(paired)

@@ -29,6 +29,23 @@ from learning_law.sharding import place_policy
 STEP_COLLAPSE = 1e-3  # a trial step this far below the first accepted one is reported as collapsing
 
 
+def step_mode(search: str, before, after) -> float:
+    """Which of ``auto``'s parts took the step from state ``before`` to ``after`` (their ``t_prev``: 1 eg,
+    ``QN_MODE`` qn, ``ROWS_MODE`` rows; the step that switches to rows is rows'); 1 for every other rule.
+    The parts measure their step in different units (eg: on F's scale; qn: a share of the quasi-Newton
+    step; rows: dimensionless), so a collapse is judged against the first step of the same part."""
+    if search != "auto":
+        return 1.0
+    return S.ROWS_MODE if float(after.t_prev) == S.ROWS_MODE else float(before.t_prev)
+
+
+def collapsed(first_step: dict, mode: float, step: float) -> float | None:
+    """``step`` over the first accepted step of its part (remembered in ``first_step``) when below
+    :data:`STEP_COLLAPSE`, else None."""
+    ratio = step / first_step.setdefault(mode, step)
+    return ratio if ratio < STEP_COLLAPSE else None
+
+
 def metrics_line(k: int, st: SearchState) -> str:
     """The metrics.jsonl row of outer step k: the AUC (and KKT residual) of the policy it started from,
     its step and trials, and the evaluation fields when it was evaluated."""

@@ -187,7 +187,7 @@ def test_a_search_with_state_resumes_bit_identically_from_an_earlier_checkpoint(
     # last point's logits and gradient): dropping the last checkpoint and resuming from the one before
     # (outer step 6; two are kept) must give the uninterrupted run's policy bit for bit.
     task = build_task("perceptron", TASK)
-    outer = C.OuterConfig(outer_steps=9, search=search, checkpoint_every=3, eval_every=2)
+    outer = C.OuterConfig(outer_steps=9, search=search, checkpoint_every=3, eval_every=2, qn_memory=3)
     ref = optimize(task, INNER, outer, tmp_path / "ref", progress=False)
     assert ref["search"] == search and ref["auc_last"] < ref["auc_constant"]
     shutil.copytree(tmp_path / "ref", tmp_path / "cut")

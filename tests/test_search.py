@@ -309,3 +309,13 @@ def test_oscillates_counts_the_turns_of_the_dev_loss():
     assert not S.oscillates(1.0 / (1 + t))
     assert not S.oscillates((t - 30.0) ** 2)
     assert S.TURNS * 50 > 1
+
+
+def test_qn_memory_is_validated_and_sizes_the_state():
+    # --qn-memory m: the pairs L-BFGS keeps (2m + 3 arrays of gamma's shape, in checkpoints too).
+    for bad in (0, 101, 2.5):
+        with pytest.raises(ValueError, match="qn_memory"):
+            C.OuterConfig(qn_memory=bad)
+    vg, _, g0 = _perceptron()
+    st = S.auto_init(vg, g0, 0, "qn", memory=3)
+    assert st.memory.s.shape == (3, *g0.shape) and st.memory.rho.shape == (3,)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from learning_law import config as C
+from learning_law import search as S
 from learning_law.optimize import optimize
 from learning_law.tasks import build_task
 
@@ -74,3 +75,18 @@ def test_an_oscillating_inner_run_stalls_eg_loudly_and_not_the_default_search(tm
     auto = optimize(task, inner, C.OuterConfig(outer_steps=14, eval_every=7), tmp_path / "auto", progress=False)
     assert auto["search"] == "auto" and auto["stop_reason"] != "stalled" and auto["switched_to_rows"] is True
     assert auto["auc_final"] < 0.95 * auto["auc_constant"], auto["auc_final"] / auto["auc_constant"]
+
+
+def test_a_step_collapse_is_judged_against_the_first_step_of_the_same_part_of_auto():
+    # auto's eg part measures its step on F's scale (hundreds on the perceptron), its qn part as a share of
+    # the quasi-Newton step (<= 1): a qn step of 1/16 is no collapse, an eg step 1e-4 of eg's first is.
+    from learning_law import search_record as SR
+    eg, qn, rows = (S.AutoState(*([None] * 5), t_prev=m, alpha=None) for m in (1.0, S.QN_MODE, S.ROWS_MODE))
+    first: dict = {}
+    assert SR.collapsed(first, SR.step_mode("auto", eg, eg), 332.0) is None
+    assert SR.collapsed(first, SR.step_mode("auto", eg, qn), 166.0) is None  # the switching step is eg's
+    assert SR.collapsed(first, SR.step_mode("auto", qn, qn), 1.0) is None
+    assert SR.collapsed(first, SR.step_mode("auto", qn, qn), 0.0625) is None
+    assert SR.collapsed(first, SR.step_mode("auto", qn, rows), 1.0) is None  # a stall's rows step: rows' first
+    assert SR.collapsed(first, SR.step_mode("auto", eg, eg), 0.01) == pytest.approx(0.01 / 332.0)
+    assert SR.collapsed({}, SR.step_mode("apg", qn, eg), 5.0) is None  # other rules: one part, t_prev ignored

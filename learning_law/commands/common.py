@@ -30,7 +30,8 @@ HELP = {
               "20 outer steps, then qn; each row's step normalised (rows) when the constant run oscillates or a step "
               "stalls | eg | rows | qn: L-BFGS on the softmax logits | apg: projected gradient with momentum (exact "
               "zeros) | fixed: the reference's --outer-lr and --schedule (given either, fixed is implied)",
-    "until_kkt": "auto/eg/rows/apg: stop once the policy's run-level KKT residual (1: the constant policy, 0: a "
+    "qn_memory": "qn/auto: (s, y) pairs L-BFGS keeps; memory and checkpoints hold 2m+3 arrays of the policy's shape",
+    "until_kkt": "auto/eg/rows/qn/apg: stop once the policy's run-level KKT residual (1: the constant policy, 0: a "
                  "first-order optimum; logged every outer step) is below this",
     "outer_lr": "fixed search: outer learning rate eps at step 0",
     "schedule": "fixed search: outer lr schedule, linear (to 0) or constant",
