@@ -203,9 +203,9 @@ def report(results: list[dict], command: str) -> str:
     return f"""# Policy search robustness: the default search against a fixed-lr sweep
 
 Each setting runs the policy search with each fixed outer lr of its sweep and with the default search
-(no outer lr: exponentiated gradient with each row's step normalised, and backtracking), with `eg` (the same
-with one step for the whole policy, the default before) and with `apg` (accelerated projected gradient with
-backtracking), the same outer steps, validation split and selection; the selected policy (`gamma.npy`) is
+(no outer lr: `auto`, exponentiated gradient with backtracking for 20 outer steps, then L-BFGS on the softmax
+logits), with `eg` (exponentiated gradient throughout, the default before), with `rows` (each row's step
+normalised) and with `apg` (accelerated projected gradient with backtracking), the same outer steps, validation split and selection; the selected policy (`gamma.npy`) is
 evaluated on the test split, which no search or selection looks at. "Ended above start" lists searches whose
 returned policy has a dev AUC (the search objective) above the constant policy's; a fixed search whose *last*
 policy was above it is named in brackets (selection returned an earlier one). "s per step" is the wall time
