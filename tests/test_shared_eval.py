@@ -1,5 +1,6 @@
 """The fixed search evaluates a policy inside the meta-gradient its next outer step needs (no forward run)."""
 
+import functools
 import json
 import warnings
 
@@ -44,13 +45,26 @@ def _tiny_lm():
         return build_task("lm", LM_PRESETS["tiny"].task), LM_PRESETS["tiny"].inner
 
 
-@pytest.mark.parametrize("which", ["perceptron", "lm"])
-@pytest.mark.parametrize("memory,block", [("theta", 0), ("block", 4), ("block", 7)])
-def test_recorded_curves_are_the_runs_and_leave_the_gradient_unchanged(which, memory, block):
+@functools.cache
+def _setting(which):
+    """The task, its inner run's settings, the schedule and the policy, and the references every memory
+    strategy is checked against: the forward run's curves (dev, test, validation) and the meta-gradient without
+    recording (``auc_and_grad``, memory theta: the three strategies compute one gradient, see
+    test_metagrad.py), computed once per task and shared by the cases (their compilations dominated)."""
     task, inner = (build_task("perceptron", TASK), INNER) if which == "perceptron" else _tiny_lm()
     etas = jnp.asarray(lr_schedule(inner.steps, inner.lr, inner.warmup_steps))
     gamma = _policy(inner.steps, task.n_train)
     held = SEL.held_splits(task)
+    curves = [np.asarray(c) for c in split_curves(task.per_example_loss, task.init_params, task.train,
+                                                  (task.dev, *held), gamma, etas)]
+    a, g = auc_and_grad(task.per_example_loss, task.init_params, task.train, task.dev, gamma, etas, "theta", 0)
+    return task, inner, etas, gamma, held, curves, (float(a), np.asarray(g))
+
+
+@pytest.mark.parametrize("which", ["perceptron", "lm"])
+@pytest.mark.parametrize("memory,block", [("theta", 0), ("block", 4), ("block", 7)])
+def test_recorded_curves_are_the_runs_and_leave_the_gradient_unchanged(which, memory, block):
+    task, inner, etas, gamma, held, ref, (a, g) = _setting(which)
     args = (task.per_example_loss, task.init_params, task.train, task.dev, held, gamma, etas)
     a1, g1, c1 = auc_grad_and_curves(*args, GRADIENT_AND_CURVES, memory, block)
     a0, g0, c0 = auc_grad_and_curves(*args, GRADIENT, memory, block)
@@ -64,14 +78,13 @@ def test_recorded_curves_are_the_runs_and_leave_the_gradient_unchanged(which, me
     np.testing.assert_array_equal(np.asarray(c0[0]), np.asarray(c1[0]))
     assert c1.shape == (1 + len(held), inner.steps + 1) and not np.any(np.asarray(c0[1:]))
     # the rows are the forward run's curves (dev, test, validation), and the AUC is the dev row's mean
-    ref = split_curves(task.per_example_loss, task.init_params, task.train, (task.dev, *held), gamma, etas)
+    assert len(ref) == c1.shape[0]
     for row, want in zip(np.asarray(c1), ref):
-        np.testing.assert_allclose(row, np.asarray(want), rtol=2e-5, atol=1e-6)
+        np.testing.assert_allclose(row, want, rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(float(a1), float(np.mean(np.asarray(c1[0]))), rtol=1e-6)
     # and the gradient is the meta-gradient of the search without recording
-    a, g = auc_and_grad(task.per_example_loss, task.init_params, task.train, task.dev, gamma, etas, memory, block)
-    np.testing.assert_allclose(float(a1), float(a), rtol=1e-6)
-    np.testing.assert_allclose(np.asarray(g1), np.asarray(g), rtol=1e-4, atol=1e-6 * float(jnp.max(jnp.abs(g))))
+    np.testing.assert_allclose(float(a1), a, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(g1), g, rtol=1e-4, atol=1e-6 * float(np.max(np.abs(g))))
 
 
 def test_records_curves_only_on_the_adjoint_path():
