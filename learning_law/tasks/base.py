@@ -38,6 +38,9 @@ class Task:
         arithmetic coder (``learning-law compress``). Module-level function, like ``per_example_loss``.
       correct: optional pure ``(params, batch) -> [n]`` float32, 1 where the model's prediction is the
         example's label (classification tasks): evaluate reports the test accuracy from it.
+      groups: optional int32 ``[N]`` numpy array, the source (domain) id in ``[0, D)`` of every train
+        example: per-domain policies (:mod:`learning_law.domains`) and per-source figures use it.
+      group_names: the D sources' names, ``group_names[d]`` for id d (empty when ``groups`` is None).
     """
 
     name: str
@@ -52,6 +55,13 @@ class Task:
     symbol_probs: Callable | None = None
     val: PyTree | None = None
     correct: Callable | None = None
+    groups: Any = None
+    group_names: tuple = ()
+
+    @property
+    def n_groups(self) -> int:
+        """D, the number of sources (0 when the train examples carry no source ids)."""
+        return len(self.group_names) if self.groups is not None else 0
 
     @property
     def n_train(self) -> int:

@@ -176,6 +176,27 @@ def _check_config(config) -> None:
         raise UsageError(f"config is invalid: allowed a dict or a dataclass of JSON-able values ({e})") from None
 
 
+def parse_groups(groups, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """``(ids int32 [n], names)`` of a ``groups=`` argument (see :func:`make_task`).
+
+    >>> parse_groups(["web", "books", "web"], 3)
+    (array([0, 1, 0], dtype=int32), ('web', 'books'))
+    """
+    arr = np.asarray(groups)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise UsageError(f"groups has shape {arr.shape}: allowed one source per train example, shape [{n}]")
+    if arr.dtype.kind in "US":
+        names = tuple(dict.fromkeys(str(x) for x in arr))
+        index = {name: i for i, name in enumerate(names)}
+        return np.array([index[str(x)] for x in arr], np.int32), names
+    if arr.dtype.kind not in "iu":
+        raise UsageError(f"groups has dtype {arr.dtype}: allowed source names (strings) or integer ids in [0, D)")
+    d = int(arr.max()) + 1 if n else 0
+    if arr.min() < 0 or len(np.unique(arr)) != d:
+        raise UsageError(f"groups={np.unique(arr).tolist()} is invalid: allowed integer ids 0..D-1, each used")
+    return arr.astype(np.int32), tuple(str(i) for i in range(d))
+
+
 def make_task(
     loss: Callable,
     params,
@@ -190,6 +211,7 @@ def make_task(
     config: Any = None,
     devices: int = 1,
     correct: Callable | None = None,
+    groups=None,
 ) -> Task:
     """A :class:`Task` from a per-example loss, initial parameters and data splits.
 
@@ -212,6 +234,10 @@ def make_task(
       devices: split the train examples over this many devices (:mod:`learning_law.sharding`).
       correct: optional ``(model, batch) -> [n]``, 1 where the prediction is the label (same first
         argument as ``loss``); with it, ``evaluate`` reports each run's final test accuracy.
+      groups: optional source (domain) of every train example, ``[N]``: strings (the source names, ids
+        given in order of first appearance) or integers in ``[0, D)`` (names ``"0"``, ``"1"``, ...).
+        Per-domain policies (``--policy-granularity domain``, :mod:`learning_law.domains`) and the
+        per-source figures use it.
 
     Raises:
       UsageError naming the argument, before any training: splits whose leaves disagree on the leading
@@ -242,13 +268,16 @@ def make_task(
             _check_loss(loss_fn, params, split, split_name, sizes[split_name])
             if correct_fn is not None:
                 _check_loss(correct_fn, params, split, split_name, sizes[split_name], arg="correct")
+    group_ids, group_names = (None, ()) if groups is None else parse_groups(groups, sizes["train"])
     to_device = partial(jax.tree_util.tree_map, jnp.asarray)
     desc = {"name": name, "loss": describe(loss), "kind": loss_fn.kind, "test_is_dev": test_is_dev,
             **{f"n_{k}": v for k, v in sizes.items()},
-            "n_params": int(sum(np.size(x) for x in jax.tree_util.tree_leaves(params)))}
+            "n_params": int(sum(np.size(x) for x in jax.tree_util.tree_leaves(params))),
+            **({"sources": list(group_names)} if group_names else {})}
     task = Task(name=name, train=to_device(train), dev=to_device(dev), test=to_device(test), init_params=params,
                 per_example_loss=loss_fn, vocab_size=vocab_size, config=desc if config is None else config,
-                val=None if val is None else to_device(val), correct=correct_fn)
+                val=None if val is None else to_device(val), correct=correct_fn, groups=group_ids,
+                group_names=group_names)
     if devices != 1:
         from learning_law.sharding import example_mesh, shard_task
 
