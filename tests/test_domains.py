@@ -178,3 +178,15 @@ def test_errors_name_the_argument():
         DM.stretch(np.ones((2, 2)), 4)
     with pytest.raises(UsageError, match="groups has shape"):
         DM.natural_weights(np.array([[0, 1]]), 2)
+
+
+def test_the_policy_search_runs_unchanged_on_the_grouped_task():
+    """optimize finds w: [T, D] on the grouped task; replayed on the base task through expand, it is as good."""
+    import learning_law.api as ll
+
+    task = _task()
+    res = ll.optimize(DM.grouped_task(task), steps=T, lr=LR, outer_steps=2, progress=False)
+    assert res.gamma.shape == (T, D)
+    base = train(task, DM.expand(res.gamma, GROUPS), C.InnerConfig(steps=T, lr=LR, record_every=4), progress=False)
+    assert base["summary"]["auc"] == pytest.approx(res.auc_final, rel=1e-5)
+    assert res.auc_final < res.auc_constant  # better than its constant policy, the uniform mixture
