@@ -31,7 +31,7 @@ from jax import Array
 
 from learning_law import policy as P
 from learning_law.errors import UsageError, require
-from learning_law.tasks.base import PyTree, Task
+from learning_law.tasks.base import PerExampleLoss, PyTree, Task
 
 NO_GROUPS = ("per-domain policies need the source of every train example: make_task(..., groups=) "
              "or --train-corpus")
@@ -155,7 +155,7 @@ class GroupMeanLoss:
 
     __slots__ = ("base", "blocks_def", "__weakref__")  # jax caches static arguments by weakref
 
-    def __init__(self, base: callable, blocks_def):
+    def __init__(self, base: PerExampleLoss, blocks_def):
         self.base, self.blocks_def = base, blocks_def
 
     def __call__(self, params: PyTree, batch: PyTree) -> Array:

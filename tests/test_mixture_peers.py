@@ -20,7 +20,8 @@ T, LR = 4, 0.1
 INNER = C.InnerConfig(steps=T, lr=LR, record_every=2)
 
 rng = np.random.default_rng(0)
-X = (rng.normal(size=(5, 2)) + np.array([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [2.0, 0.0], [0.0, 2.0]])).astype(np.float32)
+SHIFT = np.array([[2.0, 0.0], [0.0, 2.0]])[GROUPS]  # each source along its own axis
+X = (rng.normal(size=(5, 2)) + SHIFT).astype(np.float32)
 Y = np.array([1.0, -2.0, 1.5, 0.5, -1.0], np.float32)
 XD = rng.normal(size=(3, 2)).astype(np.float32) + np.float32(1.0)
 YD = np.array([1.0, 0.0, 2.0], np.float32)
