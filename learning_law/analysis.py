@@ -97,7 +97,12 @@ def _build_task(cfg: dict):
     name = cfg.get("task")
     if name not in classes:
         raise UsageError(f"task={name!r} is invalid: allowed {sorted(classes)}")
-    return build_task(name, C.from_dict(classes[name], cfg["task_config"]))
+    task = build_task(name, C.from_dict(classes[name], cfg["task_config"]))
+    if (cfg.get("outer") or {}).get("policy_granularity") == "domain":  # its policies are w [T, D]: the sources
+        from learning_law.domains import grouped_task
+
+        task = grouped_task(task)
+    return task
 
 
 def task_and_policy(run_dir: Path, cfg: dict, task=None, gamma=None):
@@ -338,8 +343,8 @@ def outer_trajectory(opt_dir: str | Path, until_loss: float | None = None, *, pr
         for k, f in todo:
             sub = opt_dir / "trajectory" / f"step_{k:05d}"
             name = "constant" if f is None else str(f.resolve())
-            gamma = P.constant(inner.steps, n) if f is None else P.validate(np.load(f), inner.steps, n,
-                                                                            name=f"policy {str(f)!r}")
+            gamma = (P.constant(inner.steps, n, task.constant_row) if f is None else
+                     P.validate(np.load(f), inner.steps, n, name=f"policy {str(f)!r}"))
             if not _reusable(sub, gamma, name, inner):
                 (sub / "summary.json").unlink(missing_ok=True)
                 (sub / "law.json").unlink(missing_ok=True)

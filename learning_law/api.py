@@ -117,17 +117,22 @@ def _check_task(task) -> None:
 
 def _policy(task: Task, policy, inner: C.InnerConfig | None, options: dict):
     """(gamma [T, N], name, inner config, frozen_steps) of ``policy``: 'constant', an array or an
-    :class:`OptimizeResult` (whose inner settings are the default then)."""
+    :class:`OptimizeResult` (whose inner settings are the default then; a per-domain one is expanded over the
+    task's sources)."""
     frozen = 0
     if isinstance(policy, OptimizeResult):
         inner = policy.inner if inner is None else inner
         frozen, name, gamma = policy.outer.frozen_steps, "optimized", policy.gamma
+        if policy.outer.policy_granularity == "domain" and task.groups is not None:  # w [T, D] -> gamma [T, N]
+            from learning_law.domains import expand
+
+            gamma = expand(gamma, task.groups)
     inner, _ = configs(inner, None, **options)
     if isinstance(policy, str):
         if policy != "constant":
             raise UsageError(f"policy={policy!r} is invalid: allowed 'constant', an array [T, N] or an "
                              "OptimizeResult")
-        gamma, name = P.constant(inner.steps, task.n_train), "constant"
+        gamma, name = P.constant(inner.steps, task.n_train, task.constant_row), "constant"
     elif not isinstance(policy, OptimizeResult):
         gamma, name = np.asarray(policy), "array"
     return P.validate(gamma, inner.steps, task.n_train, name="policy"), name, inner, frozen

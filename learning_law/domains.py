@@ -210,8 +210,9 @@ def grouped_task(task: Task) -> Task:
     training the grouped task under ``w`` is training ``task`` under :func:`expand` (w) (the same losses to
     float32 rounding), and its meta-gradient is :func:`domain_grad` of the per-example one. Every search of
     :mod:`learning_law.optimize` thus optimises ``w`` unchanged (checkpoints, resume, the KKT certificate on
-    the D sources). Its constant policy is the *uniform* mixture 1/D; the base task's constant policy is
-    :func:`natural_weights`.
+    the D sources). Its constant policy (``constant_row``, where the searches start and what their speed-ups
+    are measured against) is :func:`natural_weights`, the base task's constant policy 1/N, not the uniform
+    mixture 1/D.
 
     Cost: each step evaluates the base loss on D * Gmax rows instead of N (D * Gmax = N when the sources
     are equally large; one large source among small ones makes it up to D times N), in memory and FLOPs.
@@ -243,7 +244,8 @@ def grouped_task(task: Task) -> Task:
             raise UsageError(f"task.{name} has the structure of the grouped train split ({{'rows', 'mask'}}): "
                              "rename its keys so that the grouped loss can tell the splits apart")
     return dataclasses.replace(task, train=train, per_example_loss=GroupMeanLoss(task.per_example_loss, blocks_def),
-                               mesh=None, groups=np.arange(d, dtype=np.int32), group_names=tuple(task.group_names))
+                               mesh=None, groups=np.arange(d, dtype=np.int32), group_names=tuple(task.group_names),
+                               constant_row=natural_weights(task.groups, d))
 
 
 def stretch(w, steps: int) -> np.ndarray:

@@ -64,7 +64,7 @@ def evaluate(
                                        "policy": policy_name, **policy_id, "smooth_sigma": smooth_sigma,
                                        "matmul_precision": PR.current(), "versions": R.versions(),
                                        **(extra_config or {})})
-    constant = P.constant(inner.steps, task.n_train)
+    constant = P.constant(inner.steps, task.n_train, task.constant_row)
     runs = {}
     for name, g, label, ident in (("constant", constant, "constant", {"policy_sha256": P.fingerprint(constant)}),
                                   ("policy", gamma, policy_name, policy_id)):

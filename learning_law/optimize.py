@@ -149,6 +149,14 @@ def optimize(
     ``on_metrics``: optional ``(row: dict) -> None`` called with each metrics.jsonl row as it is written
     (a tracker, e.g. :func:`learning_law.tensorboard.live_optimize`).
     """
+    examples_task = task  # the per-example task: its sources are recorded, whatever the policy's granularity
+    if outer.policy_granularity == "domain":
+        from learning_law.domains import grouped_task
+
+        if inner.batch_size:
+            raise UsageError(f"batch_size={inner.batch_size} is invalid with policy_granularity='domain': allowed 0 "
+                             "(full batch; a mini-batch would draw whole sources)")
+        task = grouped_task(task)
     steps, n = inner.steps, task.n_train
     if outer.frozen_steps >= steps:
         raise UsageError(f"frozen_steps={outer.frozen_steps} is invalid: allowed [0, steps={steps})")
@@ -167,11 +175,12 @@ def optimize(
                 raise UsageError(f"--resume: the settings differ from the run in {out} ({key}); "
                                  "resume with the same options or start a new --out")
     R.write_json(out / "config.json", {**config, "versions": R.versions()})
+    R.save_sources(out, examples_task)
 
     etas = jnp.asarray(lr_schedule(steps, inner.lr, inner.warmup_steps))
     K = outer.outer_steps
     st = SearchState(steps, n, K)
-    st.gamma = st.best_gamma = place_policy(P.constant(steps, n), task.mesh)
+    st.gamma = st.best_gamma = place_policy(P.constant(steps, n, task.constant_row), task.mesh)
     if outer.search in S.WITH_MEMORY:  # the template a restore fills (the empty memory at the constant policy)
         st.memory = S.search_memory(st.gamma, outer.search, outer.qn_memory)
     mngr = _checkpointer(out / "checkpoints")
@@ -202,13 +211,14 @@ def optimize(
         last_curves = lambda g: vg.curves(g, gradient=False)  # noqa: E731
         if running:  # the constant policy's curves; at the start, with the first outer step's meta-gradient
             const_run = (vg.curves(st.gamma) if start == 0 else
-                         vg.curves(place_policy(P.constant(steps, n), task.mesh), gradient=False))
+                         vg.curves(place_policy(P.constant(steps, n, task.constant_row), task.mesh),
+                                   gradient=False))
     value, val = SEL.forward_fns(task, etas, opt, outer.select,
                                  val_const=None if const_run is None else const_run[2])
     if held is not None:  # the last policy's AUC in _finish: its last evaluation answers it
         value = lambda g: (vg.auc(g), None)  # noqa: E731
     const_curves = None if not running else (const_run[:2] if const_run is not None else
-                                             SEL.curves(task, P.constant(steps, n), etas, opt))
+                                             SEL.curves(task, P.constant(steps, n, task.constant_row), etas, opt))
     auto = None
     step_rule = S.STEP_RULES.get(outer.search)
     if outer.search in S.BACKTRACKING and start < K and not st.stop:
@@ -222,7 +232,7 @@ def optimize(
                       "oscillates): the search starts with each row's step normalised (summary.json "
                       "switched_to_rows)", file=sys.stderr)
             st.auc[0] = float(auto.auc)
-            SEL.consider_constant(st, val)  # the constant policy is the first candidate (ties keep it)
+            SEL.consider_constant(st, val, task.constant_row)  # the first candidate (ties keep it)
         else:  # the search's whole state comes back from the checkpoint: bit-identical
             f, t, t_prev, alpha = (jnp.float32(v) for v in st.scalars)
             auto = S.AutoState(st.gamma, f, st.mom[0], st.mom[1], t, t_prev, alpha,
@@ -282,7 +292,7 @@ def optimize(
                             f"state is the checkpoint in {out / 'checkpoints'}")
                     st.auc[k], st.step_size[k] = auc, outer_lr(outer, k)
                     if k == 0:
-                        SEL.consider_constant(st, val)
+                        SEL.consider_constant(st, val, task.constant_row)
                     if task.val is None:
                         st.consider(st.gamma, auc, auc, k, float(st.auc[0]))
                     st.gamma = S.fixed_update(st.gamma, S.masked_grad(grad, outer.frozen_steps),

@@ -16,9 +16,11 @@ from learning_law.errors import UsageError
 ROW_SUM_ATOL = 1e-4  # float32 rows of 4096 weights sum to 1 within ~1e-6; leave room for saved files
 
 
-def constant(steps: int, n: int) -> np.ndarray:
-    """Conventional training: gamma[t, n] = 1 / N."""
-    return np.full((steps, n), 1.0 / n, dtype=np.float32)
+def constant(steps: int, n: int, row=None) -> np.ndarray:
+    """Conventional training: gamma[t, n] = 1 / N, or ``row`` ``[N]`` at every step (a task's ``constant_row``)."""
+    if row is None:
+        return np.full((steps, n), 1.0 / n, dtype=np.float32)
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(row, np.float32), (steps, n)))
 
 
 def one_hot(steps: int, n: int, index: int) -> np.ndarray:

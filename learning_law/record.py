@@ -153,6 +153,17 @@ def save_npy(path: str | os.PathLike, array) -> None:
     atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False))
 
 
+def save_sources(out: str | os.PathLike, task) -> None:
+    """``sources.json``: the source (domain) of every train example of ``task`` (``Task.groups``), when it has
+    them: ``{"names": [D], "sizes": [D], "ids": [N]}``. Nothing for a task without sources."""
+    if getattr(task, "groups", None) is None or not is_writer():
+        return
+    ids = np.asarray(task.groups)
+    write_json(Path(out) / "sources.json", {"names": list(task.group_names),
+                                            "sizes": np.bincount(ids, minlength=len(task.group_names)).tolist(),
+                                            "ids": ids.tolist()})
+
+
 def save_npz(path: str | os.PathLike, **arrays) -> None:
     arrays = {k: _host(v) for k, v in arrays.items()}
     atomic_write(path, lambda f: np.savez(f, **arrays))

@@ -99,6 +99,9 @@ class InnerConfig:
         require(math.isfinite(self.eps) and self.eps > 0, "eps", self.eps, "a finite number > 0")
 
 
+GRANULARITIES = ("example", "domain")
+
+
 @dataclass(frozen=True)
 class OuterConfig:
     """The policy search on gamma (paper Section 4.1); update rules in :mod:`learning_law.search`."""
@@ -118,6 +121,9 @@ class OuterConfig:
     eval_every: int = 10  # every k outer steps: validation AUC (selection), test AUC, dev/test speed-ups
     until_kkt: float | None = None  # auto / eg / rows / qn / apg: stop once the run-level KKT residual is below this
     qn_memory: int = 10  # qn / auto: pairs L-BFGS keeps (memory and checkpoints hold 2m + 3 arrays of gamma's shape)
+    # "example": gamma[t, n], one weight per train example | "domain": w[t, d] on the simplex over the task's D
+    # sources, gamma[t, n] = w[t, g(n)] / |g(n)| (learning_law.domains); T x D parameters instead of T x N
+    policy_granularity: str = "example"
 
     def __post_init__(self):
         require(isinstance(self.outer_steps, int) and self.outer_steps >= 1, "outer_steps",
@@ -152,6 +158,8 @@ class OuterConfig:
                 "an integer >= 1")
         require(isinstance(self.qn_memory, int) and 1 <= self.qn_memory <= 100, "qn_memory", self.qn_memory,
                 "an integer in [1, 100] (pairs of L-BFGS; each costs two arrays of gamma's shape)")
+        require(self.policy_granularity in GRANULARITIES, "policy_granularity", self.policy_granularity,
+                f"one of {GRANULARITIES}")
         if self.until_kkt is not None:
             require(isinstance(self.until_kkt, (int, float)) and math.isfinite(self.until_kkt)
                     and self.until_kkt > 0, "until_kkt", self.until_kkt,

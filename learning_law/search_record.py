@@ -117,8 +117,9 @@ def finish(task, inner, outer, out, st: SearchState, etas, opt, value, val, wall
         keep_gamma, keep_done = st.gamma, st.done
         st.gamma, st.done = st.best_gamma, sel
         if const_curves is None:
-            const_curves = (curves_of(place_policy(P.constant(*st.shape), task.mesh))[:2] if curves_of is not None else
-                            SEL.curves(task, P.constant(*st.shape), etas, opt))
+            const = P.constant(*st.shape, task.constant_row)
+            const_curves = (curves_of(place_policy(const, task.mesh))[:2] if curves_of is not None else
+                            SEL.curves(task, const, etas, opt))
         SEL.evaluate_policy(st, task, const_curves, etas, opt, val, curves_of)
         st.gamma, st.done = keep_gamma, keep_done
         R.save_npy(out / "outer_evals.npy", st.evals)

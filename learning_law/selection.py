@@ -91,7 +91,8 @@ def forward_fns(task: Task, etas, opt, select: str, val_const=None):
         dev, curve = loss_curves(loss_fn, p0, train, task.dev, task.val, g, etas, opt)
         return jnp.mean(dev), np.asarray(curve)
 
-    const = value(P.constant(*etas.shape, task.n_train))[1] if val_const is None else np.asarray(val_const)
+    const = (value(P.constant(*etas.shape, task.n_train, task.constant_row))[1] if val_const is None else
+             np.asarray(val_const))
     return value, Validation(lambda g: value(g)[1], const, select)
 
 
@@ -109,9 +110,10 @@ class Validation:
         return -speedup if math.isfinite(speedup) else math.inf  # t* = 0 (the constant never improved): no rank
 
 
-def consider_constant(st: SearchState, val) -> None:
-    """The constant policy is a candidate of the selection (by its validation score when there is a split)."""
-    const = P.constant(*st.shape)
+def consider_constant(st: SearchState, val, row=None) -> None:
+    """The constant policy (``row`` at every step: the task's ``constant_row``) is a candidate of the selection
+    (by its validation score when there is a split)."""
+    const = P.constant(*st.shape, row)
     auc0 = float(st.auc[0])
     st.consider(const, val.score(val.const) if val is not None else auc0, auc0, 0, auc0)
 

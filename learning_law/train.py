@@ -75,6 +75,7 @@ def train(
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         R.write_json(out / "config.json", config)
+        R.save_sources(out, task)
 
     if inner.batch_size > n:
         raise UsageError(f"batch_size={inner.batch_size} is invalid: allowed [0, n_train={n}]")

@@ -181,12 +181,20 @@ def test_errors_name_the_argument():
 
 
 def test_the_policy_search_runs_unchanged_on_the_grouped_task():
-    """optimize finds w: [T, D] on the grouped task; replayed on the base task through expand, it is as good."""
+    """optimize(policy_granularity="domain") finds w: [T, D] on the grouped task, starting at the natural mixture
+    (the base task's constant policy, not the uniform 1/D: the sources here are of unequal size); replayed on the
+    base task through expand, it is as good."""
     import learning_law.api as ll
 
     task = _task()
-    res = ll.optimize(DM.grouped_task(task), steps=T, lr=LR, outer_steps=2, progress=False)
+    inner = C.InnerConfig(steps=T, lr=LR, record_every=4)
+    res = ll.optimize(task, steps=T, lr=LR, outer_steps=2, policy_granularity="domain", progress=False)
     assert res.gamma.shape == (T, D)
-    base = train(task, DM.expand(res.gamma, GROUPS), C.InnerConfig(steps=T, lr=LR, record_every=4), progress=False)
+    const = train(task, P.constant(T, len(GROUPS)), inner, progress=False)
+    assert res.auc_constant == pytest.approx(const["summary"]["auc"], rel=1e-5)  # it started at 1/N
+    base = train(task, DM.expand(res.gamma, GROUPS), inner, progress=False)
     assert base["summary"]["auc"] == pytest.approx(res.auc_final, rel=1e-5)
-    assert res.auc_final < res.auc_constant  # better than its constant policy, the uniform mixture
+    assert res.auc_final < res.auc_constant
+    assert DM.grouped_task(task).constant_row.tolist() == pytest.approx([2 / 9, 5 / 9, 2 / 9])
+    ev = ll.evaluate(task, res, progress=False)  # the per-domain result is expanded over the sources
+    assert ev.auc_policy == pytest.approx(res.auc_final, rel=1e-5)

@@ -7,6 +7,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+
 from learning_law import config as C
 from learning_law.errors import UsageError
 
@@ -33,6 +35,8 @@ HELP = {
     "qn_memory": "qn/auto: (s, y) pairs L-BFGS keeps; memory and checkpoints hold 2m+3 arrays of the policy's shape",
     "until_kkt": "auto/eg/rows/qn/apg: stop once the policy's run-level KKT residual (1: the constant policy, 0: a "
                  "first-order optimum; logged every outer step) is below this",
+    "policy_granularity": "example: one weight per train example and step | domain: one weight per source "
+                          "(--train-corpus, make_task(groups=)) and step, w[t, d] / |d| for each of its examples",
     "outer_lr": "fixed search: outer learning rate eps at step 0",
     "schedule": "fixed search: outer lr schedule, linear (to 0) or constant",
     "select": "which policy of the search gamma.npy is: the best validation AUC (the objective) or the best "
@@ -73,6 +77,8 @@ def _add_fields(p: argparse.ArgumentParser, cls, defaults, title: str, fields=No
             choices = ("linear", "constant")
         elif f.name == "search":
             choices = C.SEARCHES
+        elif f.name == "policy_granularity":
+            choices = ("example", "domain")
         elif f.name == "select":
             choices = ("auc", "speedup")
         names = ["--" + f.name.replace("_", "-")] + (["--inner-opt"] if f.name == "optimizer" else [])
@@ -209,3 +215,41 @@ def preset_from_run(folder: Path) -> C.Preset | None:
     base = C.get_preset(cfg["task"], cfg.get("preset") or C.default_preset(cfg["task"]))
     return dataclasses.replace(base, task=C.from_dict(TASK_CLASSES[cfg["task"]], cfg["task_config"]),
                                inner=C.from_dict(C.InnerConfig, cfg["inner"]))
+
+
+def add_policy_options(p: argparse.ArgumentParser, required: bool, help: str) -> None:
+    """``--policy`` (alias ``--policy-from``) and ``--stretch``, shared by train and evaluate."""
+    p.add_argument("--policy", "--policy-from", dest="policy", required=required,
+                   **({} if required else {"default": "constant"}), help=help)
+    p.add_argument("--stretch", action="store_true",
+                   help="replay a policy found with another number of inner steps at this run's --steps by rescaling "
+                        "time (row t of the new run takes the old row at the same fraction of training)")
+
+
+def policy_array(spec: str, steps: int, task, stretch: bool = False):
+    """``(gamma [steps, N], name)`` of a policy spec for ``task``.
+
+    A per-domain policy ``w [T, D]`` (an optimize folder of ``--policy-granularity domain``) is expanded to
+    ``gamma[t, n] = w[t, g(n)] / |g(n)|`` over the task's sources; with ``stretch``, a policy of another length
+    is first rescaled in time to ``steps`` rows (:func:`learning_law.domains.stretch`).
+    """
+    from learning_law import policy as P
+
+    if spec == "constant":
+        return P.resolve(spec, steps, task.n_train)
+    gamma = np.asarray(P.load(spec, mmap=False))
+    name = str(Path(spec).resolve())
+    if gamma.ndim == 2 and gamma.shape[0] != steps:
+        if not stretch:
+            raise UsageError(f"policy {spec!r} has {gamma.shape[0]} rows but the run has steps={steps}: give --stretch "
+                             "to replay it at this length by rescaling time, or --steps "
+                             f"{gamma.shape[0]}")
+        from learning_law.domains import stretch as stretch_rows
+
+        gamma = stretch_rows(gamma, steps)
+    d = task.n_groups
+    if d and gamma.ndim == 2 and gamma.shape[1] == d != task.n_train:
+        from learning_law.domains import expand
+
+        gamma = expand(P.validate(gamma, steps, d, name=f"per-domain policy {spec!r}"), task.groups)
+    return P.validate(gamma, steps, task.n_train, name=f"policy {spec!r}"), name

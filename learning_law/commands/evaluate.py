@@ -19,8 +19,9 @@ HELP = "train constant vs a policy and measure the speed-up"
 def add_arguments(p) -> None:
     common.add_common(p, outer=False)
     common.add_tensorboard(p)
-    p.add_argument("--policy", required=True,
-                   help="an optimize folder, a .npy [T, N], or online:NAME[:k=v,...] (equalize | greedy | loss | dropneg)")
+    common.add_policy_options(p, required=True,
+                              help="an optimize folder, a .npy [T, N] (or [T, D] per source), or online:NAME[:k=v,...] "
+                                   "(equalize | greedy | loss | dropneg)")
     p.add_argument("--smooth-sigma", type=float, default=None,
                    help="Gaussian smoothing (steps) for the second speed-up number (default: preset's)")
     p.add_argument("--out", required=True, help="folder for both runs and the comparison")
@@ -28,7 +29,6 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from learning_law import policy as P
     from learning_law import record as R
     from learning_law.evaluate import evaluate
 
@@ -44,7 +44,7 @@ def run(args) -> int:
     if online:
         gamma, name = None, args.policy
     else:
-        gamma, name = P.resolve(args.policy, inner.steps, task.n_train)
+        gamma, name = common.policy_array(args.policy, inner.steps, task, args.stretch)
     out = R.prepare_out_dir(args.out, overwrite=args.overwrite, resume=args.resume)
     s = evaluate(task, inner, gamma, out, policy_name=name, smooth_sigma=sigma, progress=not args.quiet,
                  extra_config={"preset": preset.name}, resume=args.resume, online=online)

@@ -18,14 +18,13 @@ HELP = "train under a policy and write a run record"
 def add_arguments(p) -> None:
     common.add_common(p, outer=False)
     common.add_tensorboard(p)
-    p.add_argument("--policy", default="constant",
-                   help="'constant', a .npy [T, N], an optimize folder, or online:NAME[:k=v,...] with NAME in "
-                        "equalize | greedy | loss | dropneg")
+    common.add_policy_options(p, required=False,
+                              help="'constant', a .npy [T, N] (or [T, D] per source), an optimize folder, or "
+                                   "online:NAME[:k=v,...] with NAME in equalize | greedy | loss | dropneg")
     p.add_argument("--out", required=True, help="run folder to write")
 
 
 def run(args) -> int:
-    from learning_law import policy as P
     from learning_law import record as R
     from learning_law.train import train
 
@@ -40,7 +39,7 @@ def run(args) -> int:
         res = OL.train_online(task, online[0], inner, out=out, progress=not args.quiet,
                               extra_config={"preset": preset.name}, **online[1])
     else:
-        gamma, name = P.resolve(args.policy, inner.steps, task.n_train)
+        gamma, name = common.policy_array(args.policy, inner.steps, task, args.stretch)
         res = train(task, gamma, inner, out=out, policy_name=name, progress=not args.quiet,
                     extra_config={"preset": preset.name})
     if args.tensorboard:

@@ -41,6 +41,9 @@ class Task:
       groups: optional int32 ``[N]`` numpy array, the source (domain) id in ``[0, D)`` of every train
         example: per-domain policies (:mod:`learning_law.domains`) and per-source figures use it.
       group_names: the D sources' names, ``group_names[d]`` for id d (empty when ``groups`` is None).
+      constant_row: optional float32 ``[N]`` on the simplex: the row of the task's conventional (constant)
+        policy, where the searches start and what speed-ups are measured against; None: 1/N. A grouped task
+        (:func:`learning_law.domains.grouped_task`, whose "examples" are sources) has the natural mixture.
     """
 
     name: str
@@ -57,6 +60,7 @@ class Task:
     correct: Callable | None = None
     groups: Any = None
     group_names: tuple = ()
+    constant_row: Any = None
 
     @property
     def n_groups(self) -> int:
