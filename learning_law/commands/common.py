@@ -53,7 +53,11 @@ HELP = {
     "batch_seed": "seed of the mini-batch schedule", "momentum": "momentum of --optimizer momentum",
     "b1": "Adam's first-moment decay", "b2": "Adam's second-moment decay", "eps": "Adam's epsilon",
     # the lm task
-    "corpus": "text source: default (embedded grammar corpus) | tinystories:PATH | text:PATH",
+    "corpus": "text source: default (embedded grammar corpus) | news (embedded news reports) | tinystories:PATH | "
+              "text:PATH",
+    "train_corpus": "lm: training mixture, SPEC[=SHARE],... with SPEC default | news | text:PATH | tinystories:PATH "
+                    "(e.g. default=0.5,news=0.5; no shares: equal); empty: --corpus",
+    "desired_corpus": "lm: source of dev/val/test (default: the first --train-corpus source)",
     "seq_len": "L, tokens per input sequence (sequences hold L+1)", "vocab_size": "|V| asked of the tokenizer",
     "d_model": "hidden size", "n_heads": "attention heads (divide d_model)", "d_ff": "FFN width",
     "n_layers": "Transformer blocks", "norm": "pre-norm: rms | layer",

@@ -19,7 +19,8 @@ from learning_law.data.text import read_utf8, split_stories
 from learning_law.errors import UsageError
 
 MIN_CHARS = 10  # stories of at most this many characters are dropped (paper: "longer than 10 characters")
-CORPORA = '"default", "text:PATH", "tinystories:PATH" or "tinystories:download"'
+CORPORA = '"default", "news", "text:PATH", "tinystories:PATH" or "tinystories:download"'
+EMBEDDED = ("default", "news")  # corpora the project generates from a seed (no file, no network)
 OPS = ("repeat", "drop_last", "replace")
 
 
@@ -46,6 +47,11 @@ class LMData:
         sequence's mean-token loss), the floor of a dev loss defined that way. Equal to
         entropy_per_token when every story is longer than L+1 tokens (the embedded corpus for L <= 97).
       val: int32 [K'', L+1] (clean) validation sequences, or None: the policy search selects on them.
+      sources: int32 [N], the source id of every train row (a training mixture,
+        :func:`learning_law.data.mixture.load_mixture_data`: ids in the order of the train spec), or None
+        (one corpus).
+      source_names: the sources' specs as given, without shares; ``source_names[d]`` for id d (empty for
+        one corpus).
     """
 
     train: np.ndarray
@@ -60,6 +66,8 @@ class LMData:
     description: str
     entropy_per_sequence: float | None = None
     val: np.ndarray | None = None
+    sources: np.ndarray | None = None
+    source_names: tuple = ()
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -160,7 +168,11 @@ def _check_int(name: str, value, lo: int) -> int:
 
 def load_stories(corpus: str, *, needed: int, seed: int, corpus_stories: int = 0
                  ) -> tuple[list[str], str]:
-    """(stories, description) of a corpus spec; stories are not yet filtered or shuffled."""
+    """(stories, description) of a corpus spec; stories are not yet filtered or shuffled.
+
+    The embedded corpora ("default": grammar stories, "news": news reports) are generated from ``seed``,
+    ``corpus_stories`` of them (0: ``needed``); files are read whole.
+    """
     if not isinstance(corpus, str):
         raise UsageError(f"corpus={corpus!r} is invalid: allowed {CORPORA}")
     if corpus == "default":
@@ -169,6 +181,11 @@ def load_stories(corpus: str, *, needed: int, seed: int, corpus_stories: int = 0
         n = corpus_stories or needed
         stories, _ = generate_corpus(n, seed)
         return stories, f"embedded grammar corpus (seed {seed}, {n} stories)"
+    if corpus == "news":
+        from learning_law.data.news import generate_news
+
+        n = corpus_stories or needed
+        return generate_news(n, seed), f"embedded news corpus (seed {seed}, {n} stories)"
     kind, sep, path = corpus.partition(":")
     if not sep or not path or kind not in ("text", "tinystories"):
         raise UsageError(f"corpus={corpus!r} is invalid: allowed {CORPORA}")
@@ -181,12 +198,29 @@ def load_stories(corpus: str, *, needed: int, seed: int, corpus_stories: int = 0
     return stories, f"TinyStories from {path} ({len(stories)} stories)"
 
 
+def grammar_entropy(tok, seq_len: int) -> tuple[float | None, float | None]:
+    """(entropy_per_token, entropy_per_sequence) of windows of seq_len + 1 tokens of the grammar corpus
+    (corpus.window_entropy), when ``tok`` covers every word that can occur in such a window; else
+    (None, None) with a warning (an <unk> merges words, so the grammar's entropy is no longer the floor)."""
+    from learning_law.data.corpus import window_entropy
+
+    we = window_entropy(seq_len)
+    if tok.covers(we.words):
+        return we.per_token, we.per_sequence
+    missing = sorted(w for w in we.words if w not in set(tok.vocab))
+    warnings.warn(f"the tokenizer (vocab_size={tok.vocab_size}) does not cover {len(missing)} word(s) "
+                  f"of the grammar that can occur in a window (e.g. {missing[:5]}): the irreducible "
+                  f"loss is not exact and is left None; raise vocab_size or n_train", stacklevel=3)
+    return None, None
+
+
 def load_lm_data(corpus: str, *, n_train: int, n_dev: int, n_test: int, seq_len: int, vocab_size: int,
                  noise_fraction: float, noise_edits: int, seed: int, corpus_stories: int = 0, n_val: int = 0):
     """Stories -> splits -> tokenizer (trained on train) -> [n, seq_len + 1] int32 sequences -> noise.
 
     Args:
-      corpus: "default" (the embedded grammar corpus generated from ``seed``), "text:PATH" (any UTF-8
+      corpus: "default" (the embedded grammar corpus generated from ``seed``), "news" (embedded news
+        reports, learning_law.data.news, generated from ``seed``), "text:PATH" (any UTF-8
         file: blank-line separated paragraphs, or lines) or "tinystories:PATH" (a TinyStories copy:
         .txt with <|endoftext|> separators, .json/.jsonl with "story", .parquet, or a folder of them).
       n_train, n_dev, n_test: split sizes (paper: 16384, 512, 512).
@@ -197,7 +231,7 @@ def load_lm_data(corpus: str, *, n_train: int, n_dev: int, n_test: int, seq_len:
       noise_fraction, noise_edits: share of training rows perturbed and edits per row (paper text 0.5 x 20,
         figure runs 0.8 x 30); 0 for clean data.
       seed: the corpus (default), the shuffle and the noise.
-      corpus_stories: stories generated for "default" (0: exactly n_test + n_dev + n_train + n_val).
+      corpus_stories: stories generated for "default"/"news" (0: exactly n_test + n_dev + n_train + n_val).
 
     Returns:
       LMData (see learning_law.data.LMData).
@@ -216,7 +250,7 @@ def load_lm_data(corpus: str, *, n_train: int, n_dev: int, n_test: int, seq_len:
     if not isinstance(noise_fraction, (int, float, np.floating)) or not 0.0 <= noise_fraction <= 1.0:
         raise UsageError(f"noise_fraction={noise_fraction!r} is invalid: allowed [0, 1]")
     needed = n_test + n_dev + n_train + n_val
-    if corpus == "default" and 0 < corpus_stories < needed:
+    if corpus in EMBEDDED and 0 < corpus_stories < needed:
         raise UsageError(f"corpus_stories={corpus_stories} is too few for the splits: n_test + n_dev + "
                          f"n_train + n_val = {needed} are needed (0 = exactly that many)")
 
@@ -235,18 +269,7 @@ def load_lm_data(corpus: str, *, n_train: int, n_dev: int, n_test: int, seq_len:
     train, noisy = inject_noise(train, fraction=float(noise_fraction), edits=noise_edits,
                                 vocab_size=tok.vocab_size, pad_id=tok.pad_id,
                                 rng=np.random.default_rng([seed, 0x9015E]))
-    entropy = entropy_seq = None
-    if corpus == "default":
-        from learning_law.data.corpus import window_entropy
-
-        we = window_entropy(seq_len)
-        if tok.covers(we.words):
-            entropy, entropy_seq = we.per_token, we.per_sequence
-        else:
-            missing = sorted(w for w in we.words if w not in set(tok.vocab))
-            warnings.warn(f"the tokenizer (vocab_size={tok.vocab_size}) does not cover {len(missing)} word(s) "
-                          f"of the grammar that can occur in a window (e.g. {missing[:5]}): the irreducible "
-                          f"loss is not exact and is left None; raise vocab_size or n_train", stacklevel=2)
+    entropy, entropy_seq = grammar_entropy(tok, seq_len) if corpus == "default" else (None, None)
     if noise_edits > 0 and noise_fraction > 0:
         description += f"; noise {noise_fraction:g} x {noise_edits} edits"
     return LMData(train=train, dev=dev, test=test, vocab_size=tok.vocab_size, pad_id=tok.pad_id,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from learning_law.data.mixture import parse_desired, parse_sources
 from learning_law.errors import require
 from learning_law.run_config import InnerConfig, OuterConfig, Preset
 from learning_law.tasks.base import Task
@@ -33,11 +34,18 @@ NORMS = ("rms", "layer")
 class LMConfig:
     """The LM task: corpus and splits, tokenizer, noise on the train split, model sizes.
 
+    One corpus (``corpus``) gives every split; a training mixture (``train_corpus``, and optionally
+    ``desired_corpus``) gives train from several sources and dev/val/test from the desired one, and the
+    task's train examples carry their source ids (``Task.groups``).
+
     ``n_train, n_dev, n_test, seed`` mean what they mean for the perceptron: the examples the policy
     weights, the desired (dev) set, the test set, and the seed every array of the task derives from.
     """
 
-    corpus: str = "default"  # "default" (embedded grammar corpus) | "tinystories:PATH" | "text:PATH"
+    corpus: str = "default"  # "default" (embedded grammar corpus) | "news" | "tinystories:PATH" | "text:PATH"
+    # A training mixture "SPEC[=SHARE],..." (learning_law.data.mixture), e.g. "default=0.5,news=0.5"; "": corpus.
+    train_corpus: str = ""
+    desired_corpus: str = ""  # the one source of dev/val/test when train_corpus is set ("": its first source)
     n_train: int = 16384  # N, training sequences weighted by the policy
     n_dev: int = 512  # desired (dev) sequences: the objective
     n_test: int = 512  # test sequences: metrics are reported on them
@@ -58,7 +66,15 @@ class LMConfig:
 
     def __post_init__(self):
         require(isinstance(self.corpus, str) and self.corpus != "", "corpus", self.corpus,
-                "'default', 'tinystories:PATH' or 'text:PATH'")
+                "'default', 'news', 'tinystories:PATH' or 'text:PATH'")
+        require(isinstance(self.train_corpus, str), "train_corpus", self.train_corpus,
+                "a string SPEC[=SHARE],... ('': one corpus, --corpus)")
+        require(isinstance(self.desired_corpus, str) and (self.train_corpus or not self.desired_corpus),
+                "desired_corpus", self.desired_corpus, "'' unless train_corpus is set (a mixture's desired source)")
+        if self.train_corpus:  # cheap: the specs are parsed, nothing is read
+            parse_sources(self.train_corpus, "--train-corpus")
+            if self.desired_corpus:
+                parse_desired(self.desired_corpus, "--desired-corpus")
         for name in ("n_train", "n_dev", "n_test", "d_model", "n_heads", "d_ff", "n_layers"):
             v = getattr(self, name)
             require(isinstance(v, int) and v >= 1, name, v, "an integer >= 1")
@@ -94,18 +110,22 @@ def model_config(cfg: LMConfig, vocab_size: int):
 
 @functools.lru_cache(maxsize=4)
 def _load(corpus, n_train, n_dev, n_test, seq_len, vocab_size, noise_fraction, noise_edits, seed, corpus_stories,
-          n_val):
-    from learning_law.data import load_lm_data
+          n_val, train_corpus="", desired_corpus=""):
+    from learning_law.data import load_lm_data, load_mixture_data
 
-    return load_lm_data(corpus, n_train=n_train, n_dev=n_dev, n_test=n_test, seq_len=seq_len,
-                        vocab_size=vocab_size, noise_fraction=noise_fraction, noise_edits=noise_edits, seed=seed,
-                        corpus_stories=corpus_stories, n_val=n_val)
+    sizes = dict(n_train=n_train, n_dev=n_dev, n_test=n_test, seq_len=seq_len, vocab_size=vocab_size,
+                 noise_fraction=noise_fraction, noise_edits=noise_edits, seed=seed, corpus_stories=corpus_stories,
+                 n_val=n_val)
+    if train_corpus:
+        return load_mixture_data(train_corpus, desired_corpus, **sizes)
+    return load_lm_data(corpus, **sizes)
 
 
 def lm_data(cfg: LMConfig):
-    """The :class:`learning_law.data.LMData` of ``cfg`` (cached: model-size changes do not reload it)."""
+    """The :class:`learning_law.data.LMData` of ``cfg``: one corpus, or a training mixture when
+    ``cfg.train_corpus`` is set (cached: model-size changes do not reload it)."""
     return _load(cfg.corpus, cfg.n_train, cfg.n_dev, cfg.n_test, cfg.seq_len, cfg.vocab_size, cfg.noise_fraction,
-                 cfg.noise_edits, cfg.seed, cfg.corpus_stories, cfg.n_val)
+                 cfg.noise_edits, cfg.seed, cfg.corpus_stories, cfg.n_val, cfg.train_corpus, cfg.desired_corpus)
 
 
 def irreducible_loss(cfg: LMConfig) -> float | None:
@@ -122,7 +142,8 @@ def irreducible_loss(cfg: LMConfig) -> float | None:
 
 
 def make_lm(cfg: LMConfig) -> Task:
-    """Build the LM task from ``cfg`` (data from the corpus, theta_0 from ``seed``)."""
+    """Build the LM task from ``cfg`` (data from the corpus or mixture, theta_0 from ``seed``); a mixture's
+    train examples carry their source ids (``Task.groups``, names ``Task.group_names``)."""
     from learning_law.models.transformer import TransformerLoss, TransformerSymbolProbs, init_params
 
     data = lm_data(cfg)
@@ -142,6 +163,8 @@ def make_lm(cfg: LMConfig) -> Task:
         config=cfg,
         symbol_probs=TransformerSymbolProbs(mcfg, pad),
         val=None if data.val is None else tokens(data.val),
+        groups=data.sources,
+        group_names=tuple(data.source_names),
     )
 
 
