@@ -79,7 +79,7 @@ CLOSINGS = ["More reports from {city} will follow on {DAY} .", "This report was 
             "Readers can find the full figures in the {DAY} edition ."]
 TOPICS = tuple(INTROS)
 _SLOT = re.compile(r"\{(\w+)\}")
-_DRAWS = 64  # uniforms per report, more than it reads: 4 + 6 (order) + 2 (intro, closing) + 5 sentences x <= 5 slots + 1
+_DRAWS = 64  # uniforms per report, more than it reads (<= 4 + 6 for the order + 2 + 5 sentences x 5 slots + 1)
 
 
 def _fill(template: str, draw, fixed: dict[str, str]) -> str:
