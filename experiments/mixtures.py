@@ -1,7 +1,7 @@
 """Data mixtures: train on several sources, desire one; optimised policies against DoReMi, DoGE and fixed mixtures.
 
-    python -m experiments.mixtures --out DIR [--seeds 0-2] [--preset cpu] [--train-corpus SPEC,...]
-                                   [--desired-corpus SPEC] [--resume] [--overwrite]
+    python -m experiments.mixtures --out DIR [--seeds 0-2] [--preset cpu] [--n-train N] [--outer-steps K]
+                                   [--train-corpus SPEC,...] [--desired-corpus SPEC] [--resume] [--overwrite]
 
 The paper's Section 2 motivates a desired loss that differs from the training loss by a curated target
 corpus; here the training data is a mixture of sources (``--train-corpus``, default the embedded grammar
@@ -50,6 +50,9 @@ from learning_law.tasks import build_task
 from learning_law.train import train
 
 TRAIN_CORPUS = "default=0.5,news=0.5"
+# 128 sequences per source on the cpu preset (whose own N is 512): three seeds of all six methods in under
+# 15 minutes on 2 cores; --n-train 512 takes about 19 (experiments/results/mixtures.md)
+N_TRAIN = {"cpu": 256}
 DESIRED_CORPUS = "default"
 METHODS = ("constant", "desired-only", "doremi", "doge", "optimized-domain", "optimized-example")
 ABOUT = {
@@ -63,10 +66,16 @@ ABOUT = {
 NUMBERS = ("auc_test", "speedup", "desired_weight", "seconds")
 
 
-def task_config(preset: str, seed: int, train_corpus: str, desired_corpus: str):
-    """The preset of the LM task with the mixture's sources and ``seed``."""
+def task_config(preset: str, seed: int, train_corpus: str, desired_corpus: str, n_train: int | None = None,
+                outer_steps: int | None = None):
+    """The preset of the LM task with the mixture's sources, ``seed`` and ``n_train`` (default
+    :data:`N_TRAIN` of the preset, else the preset's), its search with ``outer_steps`` (default the preset's)."""
     p = C.get_preset("lm", preset)
-    return p, dataclasses.replace(p.task, seed=seed, train_corpus=train_corpus, desired_corpus=desired_corpus)
+    n = n_train if n_train is not None else N_TRAIN.get(preset, p.task.n_train)
+    if outer_steps is not None:
+        p = dataclasses.replace(p, outer=dataclasses.replace(p.outer, outer_steps=outer_steps))
+    return p, dataclasses.replace(p.task, seed=seed, train_corpus=train_corpus, desired_corpus=desired_corpus,
+                                  n_train=n)
 
 
 def source_shares(gamma: np.ndarray, groups: np.ndarray, d: int) -> np.ndarray:
@@ -103,9 +112,9 @@ def ct_by_source(run: dict, groups: np.ndarray, d: int) -> np.ndarray:
 
 
 def run_seed(preset: str, seed: int, out: Path, *, train_corpus: str, desired_corpus: str,
-             progress: bool = False) -> dict:
+             n_train: int | None = None, outer_steps: int | None = None, progress: bool = False) -> dict:
     """Every method on one seed into ``out``; returns the rows (``rows.json`` is written last)."""
-    p, tcfg = task_config(preset, seed, train_corpus, desired_corpus)
+    p, tcfg = task_config(preset, seed, train_corpus, desired_corpus, n_train, outer_steps)
     out.mkdir(parents=True, exist_ok=True)
     task = build_task("lm", tcfg)
     groups, d = np.asarray(task.groups), task.n_groups
@@ -158,16 +167,18 @@ def run_seed(preset: str, seed: int, out: Path, *, train_corpus: str, desired_co
 
 
 def run(out: str | Path, *, preset: str = "cpu", seeds: tuple[int, ...] = (0, 1, 2), train_corpus: str = TRAIN_CORPUS,
-        desired_corpus: str = DESIRED_CORPUS, resume: bool = False, overwrite: bool = False,
-        progress: bool = False) -> Path:
+        desired_corpus: str = DESIRED_CORPUS, n_train: int | None = None, outer_steps: int | None = None,
+        resume: bool = False, overwrite: bool = False, progress: bool = False) -> Path:
     """:func:`run_seed` for every seed into ``out/seed-S``, then summary.json, figures and report.md."""
-    task_config(preset, seeds[0], train_corpus, desired_corpus)  # bad settings fail before any folder is touched
+    # bad settings fail before any folder is touched
+    p, tcfg = task_config(preset, seeds[0], train_corpus, desired_corpus, n_train, outer_steps)
     asked = {"kind": "mixtures", "preset": preset, "train_corpus": train_corpus, "desired_corpus": desired_corpus,
-             "seeds": list(seeds)}
+             "n_train": tcfg.n_train, "outer_steps": p.outer.outer_steps, "seeds": list(seeds)}
     out = S.start(out, asked, resume=resume, overwrite=overwrite)
     t0 = time.perf_counter()
     dirs, _ = S.run_seeds(out, seeds, lambda s, d: run_seed(preset, s, d, train_corpus=train_corpus,
-                                                             desired_corpus=desired_corpus, progress=progress),
+                                                             desired_corpus=desired_corpus, n_train=tcfg.n_train,
+                                                             outer_steps=p.outer.outer_steps, progress=progress),
                           lambda d: (d / "rows.json").exists(), resume=resume)
     per_seed = {s: R.read_json(d / "rows.json")["rows"] for s, d in dirs.items()}
     diffs = S.summarize(S.differences(per_seed, "constant", ("auc_test", "speedup")))
@@ -226,7 +237,8 @@ def report(first: dict, asked: dict, per_seed: dict, stats: dict, diffs: dict, o
     paired = _table(diffs, (("method", lambda e: f"`{e}`"),),
                     [("test AUC - constant's", "auc_test"), ("speed-up - 1", "speedup")])
     sources = ", ".join(f"`{s}` ({n} examples)" for s, n in zip(first["sources"], first["sizes"]))
-    cmd = (f"python -m experiments.mixtures --preset {asked['preset']} --seeds {seeds} --train-corpus "
+    cmd = (f"python -m experiments.mixtures --preset {asked['preset']} --seeds {seeds} --n-train {asked['n_train']} "
+           f"--outer-steps {asked['outer_steps']} --train-corpus "
            f"{shlex.quote(asked['train_corpus'])} --desired-corpus {shlex.quote(asked['desired_corpus'])} "
            f"--out {shlex.quote(str(out))}")
     searches = first["searches"]
@@ -270,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="output folder (seed-S/ per seed, summary.json, report.md, figures)")
     ap.add_argument("--preset", default="cpu", help="the LM task's preset (default cpu)")
     ap.add_argument("--seeds", default="0-2", help=f"task seeds: {SEEDS_FORM} (default 0-2)")
+    ap.add_argument("--n-train", type=int, default=None,
+                    help="training sequences over all sources (default: "
+                         + ", ".join(f"{v} for preset {k}" for k, v in N_TRAIN.items()) + "; else the preset's)")
+    ap.add_argument("--outer-steps", type=int, default=None, help="outer steps of both searches (default: the preset's)")
     ap.add_argument("--train-corpus", default=TRAIN_CORPUS, help=f"training sources (default {TRAIN_CORPUS})")
     ap.add_argument("--desired-corpus", default=DESIRED_CORPUS, help=f"desired source (default {DESIRED_CORPUS})")
     ap.add_argument("--resume", action="store_true", help="reuse the finished seeds in --out")
@@ -278,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         path = run(args.out, preset=args.preset, seeds=parse_seeds(args.seeds), train_corpus=args.train_corpus,
-                   desired_corpus=args.desired_corpus, resume=args.resume, overwrite=args.overwrite,
+                   desired_corpus=args.desired_corpus, n_train=args.n_train, outer_steps=args.outer_steps,
+                   resume=args.resume, overwrite=args.overwrite,
                    progress=args.progress)
     except UsageError as e:
         print(f"mixtures: error: {e}", file=sys.stderr)

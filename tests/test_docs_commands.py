@@ -31,7 +31,7 @@ def commands(text: str) -> list[str]:
     """The `learning-law` command lines of a markdown text: inline code spans and lines of code blocks."""
     out = [m.group(1) for m in INLINE.finditer(FENCE.sub("", text))]
     for block in FENCE.findall(text):
-        for line in block.splitlines():
+        for line in re.sub(r"\\\n\s*", " ", block).splitlines():  # a line continued with a backslash is one command
             line = line.strip()
             if line.startswith("learning-law "):
                 out.append(line)

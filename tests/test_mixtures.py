@@ -76,3 +76,31 @@ def test_cli_domain_search_then_replay_stretched(tmp_path, capsys):
     assert code == 0, text
     cfg = json.loads((tmp_path / "long" / "config.json").read_text())
     assert cfg["inner"]["steps"] == 24
+
+
+def _paragraphs(path, words, n, seed):
+    rng = np.random.default_rng(seed)
+    path.write_text("\n\n".join(" ".join(rng.choice(words, size=12)) + " ." for _ in range(n)), encoding="utf-8")
+    return path
+
+
+def test_cli_two_local_text_files_and_bad_specs(tmp_path, capsys):
+    """Any two text files as a mixture from the command line; bad specs stop before any work, naming the option."""
+    a = _paragraphs(tmp_path / "a.txt", ["the", "cat", "sat", "on", "mat", "and", "slept"], 40, 0)
+    b = _paragraphs(tmp_path / "b.txt", ["stock", "prices", "rose", "in", "the", "market", "today"], 20, 1)
+    mix = ["--task", "lm", "--preset", "tiny", "--train-corpus", f"text:{a}=0.75,text:{b}=0.25",
+           "--desired-corpus", f"text:{a}"]
+    code, text = run(["optimize", *mix, "--outer-steps", "1", "--out", str(tmp_path / "o"), "--quiet"], capsys)
+    assert code == 0, text
+    sources = json.loads((tmp_path / "o" / "sources.json").read_text())
+    assert sources["sizes"] == [12, 4] and sources["names"] == [f"text:{a}", f"text:{b}"]
+    for spec, option in ((f"text:{a}=0.5,text:{b}=0.6", "--train-corpus"), (f"text:{a},csv:{b}", "--train-corpus"),
+                         (f"text:{a},text:{b}", None)):
+        argv = ["optimize", "--task", "lm", "--preset", "tiny", "--train-corpus", spec, "--out",
+                str(tmp_path / "bad"), "--quiet"]
+        if option is None:  # b.txt has 20 stories: too few for dev, val and test of 8 each plus its training share
+            argv += ["--desired-corpus", f"text:{b}"]
+            option = "--desired-corpus"
+        code, text = run(argv, capsys)
+        assert code == 2 and option in text, text
+        assert not (tmp_path / "bad" / "config.json").exists()  # stopped before any work
