@@ -114,6 +114,7 @@ def ct_by_source(run: dict, groups: np.ndarray, d: int) -> np.ndarray:
 def run_seed(preset: str, seed: int, out: Path, *, train_corpus: str, desired_corpus: str,
              n_train: int | None = None, outer_steps: int | None = None, progress: bool = False) -> dict:
     """Every method on one seed into ``out``; returns the rows (``rows.json`` is written last)."""
+    t_seed = time.perf_counter()
     p, tcfg = task_config(preset, seed, train_corpus, desired_corpus, n_train, outer_steps)
     out.mkdir(parents=True, exist_ok=True)
     task = build_task("lm", tcfg)
@@ -162,7 +163,8 @@ def run_seed(preset: str, seed: int, out: Path, *, train_corpus: str, desired_co
     R.write_json(out / "rows.json", {"preset": preset, "task_config": C.asdict(tcfg), "inner": C.asdict(inner),
                                      "outer": C.asdict(p.outer), "sources": list(task.group_names),
                                      "sizes": np.bincount(groups, minlength=d).tolist(), "desired": desired,
-                                     "rows": rows, "searches": searches})
+                                     "rows": rows, "searches": searches,
+                                     "seconds_seed": round(time.perf_counter() - t_seed, 1)})
     return rows
 
 
@@ -188,7 +190,8 @@ def run(out: str | Path, *, preset: str = "cpu", seeds: tuple[int, ...] = (0, 1,
 
     figures = plot_weights(out, dirs) + plot_contributions(out, dirs)
     first = R.read_json(dirs[seeds[0]] / "rows.json")
-    text = report(first, asked, per_seed, stats, diffs, out, time.perf_counter() - t0, figures)
+    seed_seconds = {s: R.read_json(d / "rows.json").get("seconds_seed") for s, d in dirs.items()}
+    text = report(first, asked, per_seed, stats, diffs, out, time.perf_counter() - t0, figures, seed_seconds)
     return S.write_report(out, text)
 
 
@@ -205,21 +208,31 @@ def _table(stats: dict, first, cols) -> list[str]:
     return lines
 
 
-def _findings(stats: dict, diffs: dict, first: dict) -> list[str]:
-    """Sentences computed from the numbers: the best method, and the optimised policies against the peers."""
+def _side(d: dict) -> str:
+    """Where a paired difference's 95% t interval lies against 0 (n < 2: no interval, no verdict)."""
+    if d["n"] < 2:
+        return "n = 1, no interval:"
+    return "below" if d["ci_high"] < 0 else "above" if d["ci_low"] > 0 else "not distinguishable from"
+
+
+def _findings(stats: dict, diffs: dict, first: dict, per_seed: dict) -> list[str]:
+    """Sentences computed from the numbers: the best method, and each optimised policy against constant training
+    and against every peer by the paired test-AUC difference seed by seed (the seeds' shared data cancel)."""
     mean = {e: stats[e]["auc_test"]["mean"] for e in stats["entries"]}
     best = min(mean, key=mean.get)
     lines = [f"Lowest mean test AUC: `{best}` ({mean[best]:.4f})."]
+    peers = [e for e in ("desired-only", "doremi", "doge") if e in mean]
+    against = {p: S.summarize(S.differences(per_seed, p, ("auc_test",))) for p in peers}
     for label in ("optimized-domain", "optimized-example"):
-        d = diffs.get(label, {}).get("auc_test")
-        if d and d["n"] > 1:
-            side = ("below" if d["ci_high"] < 0 else "above" if d["ci_low"] > 0 else "not distinguishable from")
-            lines.append(f"`{label}`: test AUC {side} constant training's (paired difference {d['mean']:+.4f}, 95% t "
-                         f"interval [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]).")
-        peers = [e for e in ("desired-only", "doremi", "doge") if e in mean]
-        beaten = [e for e in peers if mean[label] < mean[e]]
-        lines.append(f"`{label}` has a lower mean test AUC than {len(beaten)} of {len(peers)} fixed mixtures "
-                     f"({', '.join(f'`{e}`' for e in beaten) or 'none'}).")
+        if label not in mean:
+            continue
+        parts = []
+        for ref, dd in [("constant training", diffs), *[(f"`{p}`", against[p]) for p in peers]]:
+            d = dd.get(label, {}).get("auc_test")
+            if d and d["n"]:
+                ci = f", 95% t interval [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]" if d["n"] > 1 else ""
+                parts.append(f"{_side(d)} {ref} ({d['mean']:+.4f}{ci})")
+        lines.append(f"`{label}`, test AUC against each (paired difference): " + "; ".join(parts) + ".")
     dw = {e: stats[e]["desired_weight"]["mean"] for e in stats["entries"]}
     src = first["sources"][first["desired"]]
     lines.append("Mean share of weight on the desired source `" + src + "`: "
@@ -228,7 +241,7 @@ def _findings(stats: dict, diffs: dict, first: dict) -> list[str]:
 
 
 def report(first: dict, asked: dict, per_seed: dict, stats: dict, diffs: dict, out: Path, wall: float,
-           figures: list[str]) -> str:
+           figures: list[str], seed_seconds: dict | None = None) -> str:
     cfg, inner = first["task_config"], first["inner"]
     seeds = ",".join(map(str, per_seed))
     cols = [("test AUC", "auc_test"), ("test speed-up", "speedup"), ("weight on desired source", "desired_weight"),
@@ -257,7 +270,7 @@ def report(first: dict, asked: dict, per_seed: dict, stats: dict, diffs: dict, o
         "proxy and training).", "",
         *table, "", S.interval_note(stats) if len(per_seed) > 1 else "One seed: no spread to show.", "",
         "## Against constant training, seed by seed", "", *paired, "",
-        *_findings(stats, diffs, first), "",
+        *_findings(stats, diffs, first, per_seed), "",
         "## Figures", "",
         *[f"![{Path(f).stem}]({Path(f).name})" for f in figures if f.endswith(".png")], "",
         "`mixture_weights`: the share of weight per source over the inner steps, per method (mean over seeds). "
@@ -267,14 +280,20 @@ def report(first: dict, asked: dict, per_seed: dict, stats: dict, diffs: dict, o
         "## Methods", "",
         "DoReMi and DoGE: `learning_law/mixture_peers.py` (its docstring gives the papers' algorithms and the "
         "hyper-parameters used: their defaults). Both produce per-step weights in a proxy run; the model is "
-        "trained again under their average, as the papers train their main model. The searches: "
+        "trained again under their average, as the papers train their main model. DoReMi never sees the desired "
+        "source: it minimises the worst excess loss over the training sources, so it moves weight towards the "
+        "source the reference model finds hardest; DoGE weighs each source by its gradient's alignment with the "
+        "desired gradient. The searches: "
         f"`learning-law optimize` with the preset's search (`{first['outer'].get('search')}`, at most "
         f"{first['outer']['outer_steps']} outer steps); on seed {next(iter(per_seed))}: "
         + "; ".join(f"`{k}` ran {v.get('outer_steps_run')} outer steps ({v.get('stop_reason')}), dev AUC "
                     f"{v.get('auc_constant', float('nan')):.4f} -> {v.get('auc_final', float('nan')):.4f}"
                     for k, v in searches.items()) + ".", "",
         "## Re-run", "", "```", cmd, "```", "",
-        f"Wall time: {wall:.1f} s on this machine (all seeds; seeds reused with --resume not re-run).", ""])
+        f"Wall time: {wall:.1f} s on this machine for this call (seeds reused with --resume not re-run)"
+        + ("; each seed when it ran: " + ", ".join(f"seed {s} {v:.0f} s" for s, v in seed_seconds.items())
+           + f" ({sum(seed_seconds.values()):.0f} s in all)." if seed_seconds and None not in seed_seconds.values()
+           else "."), ""])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,6 +49,11 @@ def test_command_tiny_writes_report_figures_and_summary(tmp_path, capsys):
             assert search["auc_final"] <= search["auc_constant"] + 1e-7
     text = (out / "report.md").read_text()
     assert "| `doremi` |" in text and "| `optimized-domain` |" in text and "Wall time:" in text
+    # each optimised policy against every peer by the paired difference, and each seed's own time
+    for label in ("optimized-domain", "optimized-example"):
+        line = next(x for x in text.splitlines() if x.startswith(f"`{label}`, test AUC against each"))
+        assert all(f"`{peer}` (" in line for peer in ("desired-only", "doremi", "doge")), line
+    assert "each seed when it ran: seed 0 " in text and "seed 1 " in text
     for stem in ("mixture_weights", "mixture_contributions"):
         assert (out / f"{stem}.png").stat().st_size > 0 and (out / f"{stem}.pdf").exists()
     assert MX.main(["--out", str(tmp_path / "bad"), "--preset", "tiny", "--train-corpus", "default=0.7,news=0.7"]) == 2
@@ -64,6 +69,12 @@ def test_cli_domain_search_then_replay_stretched(tmp_path, capsys):
     w = np.load(opt / "gamma.npy")
     sources = json.loads((opt / "sources.json").read_text())
     assert w.shape == (12, 2) and sources["names"] == ["default", "news"] and sum(sources["sizes"]) == 16
+    # the Law on the search's policies: a source is one "example" of the grouped task
+    code, text = run(["law", str(opt), "--quiet"], capsys)
+    assert code == 0, text
+    traj = json.loads((opt / "trajectory.json").read_text())
+    assert [c["outer_step"] for c in traj["checkpoints"]][0] == 0 and all(
+        np.isfinite(c["auc"]) for c in traj["checkpoints"])
     # the same length: the per-domain policy is expanded over the sources' examples
     code, text = run(["train", *mix, "--policy", str(opt), "--out", str(tmp_path / "same"), "--quiet"], capsys)
     assert code == 0, text
