@@ -50,8 +50,8 @@ from learning_law.tasks import build_task
 from learning_law.train import train
 
 TRAIN_CORPUS = "default=0.5,news=0.5"
-# 128 sequences per source on the cpu preset (whose own N is 512): three seeds of all six methods in under
-# 15 minutes on 2 cores; --n-train 512 takes about 19 (experiments/results/mixtures.md)
+# 128 sequences per source on the cpu preset (whose own N is 512): three seeds of all six methods in 8.6 min
+# on 2 idle cores, where --n-train 512 took about 19 (experiments/results/mixtures.md)
 N_TRAIN = {"cpu": 256}
 DESIRED_CORPUS = "default"
 METHODS = ("constant", "desired-only", "doremi", "doge", "optimized-domain", "optimized-example")
