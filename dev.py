@@ -35,17 +35,6 @@ def setup() -> None:
     stamp.write_text(want)
 
 
-def workers(extra: list[str]) -> list[str]:
-    """pytest-xdist over the cores, at most 4 (each worker's XLA uses every core; more would oversubscribe
-    them): on 2 cores the suite takes 8.6 min instead of 10.9 (docs/results.md). ``--dist loadgroup`` keeps
-    a module whose tests share an expensive fixture on one worker (``pytest.mark.xdist_group``). Nothing
-    when there is one core or the caller chose ``-n`` itself."""
-    n = min(4, os.cpu_count() or 1)
-    if n < 2 or any(a == "-n" or a.startswith(("-n=", "--numprocesses")) for a in extra):
-        return []
-    return ["-n", str(n), "--dist", "loadgroup"]
-
-
 def main() -> int:
     job = sys.argv[1] if len(sys.argv) > 1 else ""
     extra = sys.argv[2:]
@@ -62,7 +51,7 @@ def main() -> int:
             if code:
                 return code
         return 0
-    cmd = [str(PY), "-m", "pytest", "tests", *workers(extra), *extra]
+    cmd = [str(PY), "-m", "pytest", "tests", *extra]
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
 

@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-# the module's tests share the benchmark processes its fixture starts: one xdist worker runs them all (dev.py test)
-pytestmark = pytest.mark.xdist_group("lm_profile")
-
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "lm_profile.py"
 BENCH = SCRIPT.parent
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu",  # cheap LLVM settings: compile time dominates at tiny sizes

@@ -14,9 +14,6 @@ from learning_law import record as R
 from learning_law.cli import main
 from plots import FIGURES
 
-# the module's tests share one reproduce run (its fixture): one xdist worker runs them all (dev.py test)
-pytestmark = pytest.mark.xdist_group("reproduce")
-
 
 @pytest.fixture(scope="module")
 def repro(tmp_path_factory):

@@ -18,9 +18,6 @@ from experiments.seeds_report import LAW_RANGES
 from experiments.seeds_summary import HEADLINE
 from learning_law import record as R
 
-# the module's tests share one seeds run (its fixture): one xdist worker runs them all (dev.py test)
-pytestmark = pytest.mark.xdist_group("seeds")
-
 N_BOOT = 10  # bootstrap resamples of each seed's Table 1 intervals: few, the test reads the fits, not them
 
 
