@@ -208,6 +208,20 @@ def _table(stats: dict, first, cols) -> list[str]:
     return lines
 
 
+def _with_seconds(table: list[str], stats: dict) -> list[str]:
+    """``table`` with a last column of seconds: the mean over the seeds and their range (min-max). A t interval
+    of the mean says nothing useful of a cost whose spread is mostly the first seed's compilation."""
+    from plots.common import fmt
+
+    cells = []
+    for e in stats["entries"]:
+        row = stats[e].get("seconds") or {}
+        vals = [v for v in row.get("values", []) if v is not None]
+        cells.append("n/a" if not vals else fmt(float(np.mean(vals)), 3) if len(vals) == 1
+                     else f"{fmt(float(np.mean(vals)), 3)} ({fmt(min(vals), 3)}-{fmt(max(vals), 3)})")
+    return [table[0] + " seconds |", table[1] + "---|"] + [line + f" {c} |" for line, c in zip(table[2:], cells)]
+
+
 def _side(d: dict) -> str:
     """Where a paired difference's 95% t interval lies against 0 (n < 2: no interval, no verdict)."""
     if d["n"] < 2:
@@ -244,9 +258,9 @@ def report(first: dict, asked: dict, per_seed: dict, stats: dict, diffs: dict, o
            figures: list[str], seed_seconds: dict | None = None) -> str:
     cfg, inner = first["task_config"], first["inner"]
     seeds = ",".join(map(str, per_seed))
-    cols = [("test AUC", "auc_test"), ("test speed-up", "speedup"), ("weight on desired source", "desired_weight"),
-            ("seconds", "seconds")]
+    cols = [("test AUC", "auc_test"), ("test speed-up", "speedup"), ("weight on desired source", "desired_weight")]
     table = _table(stats, (("method", lambda e: f"`{e}`"), ("what", lambda e: ABOUT.get(e, ""))), cols)
+    table = _with_seconds(table, stats)
     paired = _table(diffs, (("method", lambda e: f"`{e}`"),),
                     [("test AUC - constant's", "auc_test"), ("speed-up - 1", "speedup")])
     sources = ", ".join(f"`{s}` ({n} examples)" for s, n in zip(first["sources"], first["sizes"]))
@@ -266,7 +280,7 @@ def report(first: dict, asked: dict, per_seed: dict, stats: dict, diffs: dict, o
         "Test AUC: mean test loss over t = 0..T. Speed-up: T / t* on the test loss against `constant` "
         "(`learning_law.evaluate.compare`). Weight on the desired source: the share of each step's total weight "
         "on its examples, mean over the steps (for DoReMi and DoGE, the weights of their proxy runs). Seconds: "
-        "wall time on this machine, compilation included (searches: search plus training; DoReMi: reference, "
+        "wall time on this machine, mean over the seeds (min-max), compilation included (searches: search plus training; DoReMi: reference, "
         "proxy and training).", "",
         *table, "", S.interval_note(stats) if len(per_seed) > 1 else "One seed: no spread to show.", "",
         "## Against constant training, seed by seed", "", *paired, "",

@@ -2,6 +2,7 @@
 per-domain policies from the command line, replay with --stretch."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -54,6 +55,9 @@ def test_command_tiny_writes_report_figures_and_summary(tmp_path, capsys):
         line = next(x for x in text.splitlines() if x.startswith(f"`{label}`, test AUC against each"))
         assert all(f"`{peer}` (" in line for peer in ("desired-only", "doremi", "doge")), line
     assert "each seed when it ran: seed 0 " in text and "seed 1 " in text
+    # seconds: the mean and the seeds' range, never a t interval (which can fall below 0)
+    row = next(x for x in text.splitlines() if x.startswith("| `constant` |"))
+    assert re.search(r"\| [0-9.]+ \([0-9.]+-[0-9.]+\) \|$", row), row
     for stem in ("mixture_weights", "mixture_contributions"):
         assert (out / f"{stem}.png").stat().st_size > 0 and (out / f"{stem}.pdf").exists()
     assert MX.main(["--out", str(tmp_path / "bad"), "--preset", "tiny", "--train-corpus", "default=0.7,news=0.7"]) == 2
