@@ -21,9 +21,11 @@ stories and the embedded news reports, half each) and the desired (dev, validati
 Per method: the test AUC, the test speed-up T / t* against ``constant`` (:func:`learning_law.evaluate.compare`)
 and the share of weight on the desired source (mean over steps). ``seed-S/weights.npz`` holds every method's
 weight per source and step (``[T, D]``), ``seed-S/contributions.npz`` the mean contribution CT per source at the
-recorded steps of the constant and both optimised runs (over all its examples, and weighted by the policy). Then ``DIR/summary.json``, ``DIR/report.md`` and the
-figures ``DIR/mixture_weights.{png,pdf}`` (where the weight goes, per source, over training) and
-``DIR/mixture_contributions.{png,pdf}`` (the Learning Law's contributions per source).
+recorded steps of the constant and both optimised runs (over all its examples, and weighted by the policy).
+Then ``DIR/summary.json``, ``DIR/report.md`` (each optimised policy against every other method by the paired
+test-AUC difference over the seeds) and the figures ``DIR/mixture_weights.{png,pdf}`` (where the weight goes,
+per source, over training) and ``DIR/mixture_contributions.{png,pdf}`` (the Learning Law's contributions per
+source).
 """
 
 from __future__ import annotations
@@ -280,8 +282,8 @@ def report(first: dict, asked: dict, per_seed: dict, stats: dict, diffs: dict, o
         "Test AUC: mean test loss over t = 0..T. Speed-up: T / t* on the test loss against `constant` "
         "(`learning_law.evaluate.compare`). Weight on the desired source: the share of each step's total weight "
         "on its examples, mean over the steps (for DoReMi and DoGE, the weights of their proxy runs). Seconds: "
-        "wall time on this machine, mean over the seeds (min-max), compilation included (searches: search plus training; DoReMi: reference, "
-        "proxy and training).", "",
+        "wall time on this machine, mean over the seeds (min-max), compilation included (searches: search plus "
+        "training; DoReMi: reference, proxy and training).", "",
         *table, "", S.interval_note(stats) if len(per_seed) > 1 else "One seed: no spread to show.", "",
         "## Against constant training, seed by seed", "", *paired, "",
         *_findings(stats, diffs, first, per_seed), "",
@@ -316,9 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default="cpu", help="the LM task's preset (default cpu)")
     ap.add_argument("--seeds", default="0-2", help=f"task seeds: {SEEDS_FORM} (default 0-2)")
     ap.add_argument("--n-train", type=int, default=None,
-                    help="training sequences over all sources (default: "
+                    help="training sequences over all sources, an integer >= 1 (default: "
                          + ", ".join(f"{v} for preset {k}" for k, v in N_TRAIN.items()) + "; else the preset's)")
-    ap.add_argument("--outer-steps", type=int, default=None, help="outer steps of both searches (default: the preset's)")
+    ap.add_argument("--outer-steps", type=int, default=None,
+                    help="outer steps of both searches, an integer >= 1 (default: the preset's)")
     ap.add_argument("--train-corpus", default=TRAIN_CORPUS, help=f"training sources (default {TRAIN_CORPUS})")
     ap.add_argument("--desired-corpus", default=DESIRED_CORPUS, help=f"desired source (default {DESIRED_CORPUS})")
     ap.add_argument("--resume", action="store_true", help="reuse the finished seeds in --out")
